@@ -1,0 +1,124 @@
+package io.hypervisor.assembler.cli;
+
+import io.hypervisor.assembler.assemble.Settings;
+import io.hypervisor.assembler.events.EventSink;
+import io.hypervisor.assembler.model.Accelerator;
+import io.hypervisor.assembler.model.Problem;
+import io.hypervisor.assembler.plan.KubernetesBom;
+import io.hypervisor.assembler.plan.Plan;
+import io.hypervisor.assembler.plan.Planner;
+import io.hypervisor.assembler.recipe.RecipeReader;
+import java.io.PrintStream;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.ScopeType;
+
+/** {@code assemble [RECIPE]}: the main job, and the parent of every verb with the shared options. */
+@Command(name = "assemble", mixinStandardHelpOptions = true, version = "assemble 0.1.0",
+    sortOptions = false, usageHelpAutoWidth = true,
+    description = {"Builds a Kubernetes node image from a distro cloud image, offline.", "",
+        "Given a RECIPE and no verb, it runs the main job: it plans the build and prints the "
+            + "plan (base image, repositories, packages, images, files, units, output, catalogue "
+            + "entry)."},
+    subcommands = {PlanCommand.class, ImagesCommand.class, DoctorCommand.class},
+    footer = {"", "Examples:",
+        "  assemble recipes/recipe-1.34-worker.yaml",
+        "  assemble plan recipes/recipe-1.34-cp.yaml --json",
+        "  assemble images --kubernetes-version 1.34.2 --role worker --cni cilium",
+        "  assemble doctor",
+        "", "Exit codes: 0 ok, 1 build failed, 2 invalid input or usage, 3 host cannot run "
+            + "the build, 130 interrupted."})
+final class AssembleCommand implements Callable<Integer> {
+  final PrintStream out;
+  final PrintStream err;
+
+  @Parameters(index = "0", arity = "0..1", paramLabel = "RECIPE", description = "The recipe (YAML).")
+  Path recipe;
+
+  @Option(names = "--set", paramLabel = "PATH=VALUE", scope = ScopeType.INHERIT,
+      description = "Override a recipe value, e.g. --set kubernetes.version=1.34.3 (repeatable; "
+          + "wins over the recipe and the CCM_*/AUTOSCALER_* environment variables).")
+  List<String> sets = new ArrayList<>();
+
+  @Option(names = "--json", scope = ScopeType.INHERIT,
+      description = "Machine-readable output: results as JSON on stdout, events as JSON lines on stderr.")
+  boolean json;
+
+  @Option(names = "--cache", paramLabel = "DIR", scope = ScopeType.INHERIT,
+      description = "Cache directory (content store, host probe memo). Default: $XDG_CACHE_HOME/assemble.")
+  Path cache;
+
+  @Option(names = "--work", paramLabel = "DIR", scope = ScopeType.INHERIT,
+      description = "Work directory for overlays and temporary files. Default: <cache>/work.")
+  Path work;
+
+  @Option(names = "--accel", paramLabel = "auto|kvm|tcg", scope = ScopeType.INHERIT,
+      converter = AcceleratorConverter.class,
+      description = "Accelerator for libguestfs and qemu: auto (probe; remembered per host), kvm or tcg.")
+  Accelerator accel = Accelerator.AUTO;
+
+  @Option(names = "--debug", scope = ScopeType.INHERIT,
+      description = "Show debug events and stack traces.")
+  boolean debug;
+
+  AssembleCommand(PrintStream out, PrintStream err) {
+    this.out = out;
+    this.err = err;
+  }
+
+  @Override
+  public Integer call() {
+    if (recipe == null) {
+      err.println("error: no recipe given");
+      err.println("hint: assemble RECIPE, or assemble --help for the verbs");
+      return ExitCodes.INPUT;
+    }
+    Plan plan = plan(recipe);
+    out.print(json ? io.hypervisor.assembler.plan.PlanPrinter.json(plan)
+        : io.hypervisor.assembler.plan.PlanPrinter.text(plan));
+    return ExitCodes.OK;
+  }
+
+  EventSink events() {
+    return new Console(err, Console.detect(json), debug);
+  }
+
+  Settings settings() {
+    Settings s = Settings.defaults(System.getenv());
+    if (cache != null) {
+      s = s.withCacheDir(cache);
+    }
+    if (work != null) {
+      s = s.withWorkDir(work);
+    }
+    return s.withAccelerator(accel);
+  }
+
+  RecipeReader reader() {
+    return new RecipeReader(System.getenv(), sets);
+  }
+
+  /** Reads and plans a recipe, showing its warnings. */
+  Plan plan(Path file) {
+    RecipeReader.Result r = reader().read(file);
+    Plan plan = new Planner(KubernetesBom.load()).plan(r.recipe(), r.warnings());
+    EventSink ev = events();
+    for (Problem w : plan.warnings()) {
+      ev.warn(w.render());
+    }
+    return plan;
+  }
+
+  /** Parses --accel values. */
+  static final class AcceleratorConverter implements picocli.CommandLine.ITypeConverter<Accelerator> {
+    @Override
+    public Accelerator convert(String value) {
+      return Accelerator.parse(value);
+    }
+  }
+}

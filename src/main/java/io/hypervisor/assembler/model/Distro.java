@@ -1,0 +1,112 @@
+package io.hypervisor.assembler.model;
+
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * A Linux distribution release such as {@code debian-12} or {@code rocky-9}: what a recipe expects
+ * its base image to be, and what libguestfs inspection finds in it.
+ */
+public record Distro(String id, String version) {
+  /** Supported distributions with their minimum major version and package family. */
+  private record Support(OsFamily family, int minMajor, int maxMajor) {}
+
+  private static final Map<String, Support> SUPPORTED = Map.of(
+      "debian", new Support(OsFamily.APT, 12, 13),
+      "ubuntu", new Support(OsFamily.APT, 22, Integer.MAX_VALUE),
+      "rhel", new Support(OsFamily.DNF, 9, Integer.MAX_VALUE),
+      "centos-stream", new Support(OsFamily.DNF, 9, Integer.MAX_VALUE),
+      "rocky", new Support(OsFamily.DNF, 9, Integer.MAX_VALUE),
+      "almalinux", new Support(OsFamily.DNF, 9, Integer.MAX_VALUE),
+      "fedora", new Support(OsFamily.DNF, 39, Integer.MAX_VALUE));
+
+  /** Names libguestfs or os-release use for the same distribution. */
+  private static final Map<String, String> ALIASES = Map.of(
+      "centos", "centos-stream", "redhat", "rhel", "redhat-based", "rhel", "alma", "almalinux",
+      "rockylinux", "rocky");
+
+  private static final Map<String, String> CODENAMES = Map.of(
+      "debian-12", "bookworm", "debian-13", "trixie", "ubuntu-22.04", "jammy",
+      "ubuntu-24.04", "noble", "ubuntu-24.10", "oracular", "ubuntu-25.04", "plucky",
+      "ubuntu-25.10", "questing", "ubuntu-26.04", "resolute");
+
+  public Distro {
+    id = ALIASES.getOrDefault(id.toLowerCase(Locale.ROOT), id.toLowerCase(Locale.ROOT));
+    if (!version.matches("[0-9]+(\\.[0-9]+)?")) {
+      throw new IllegalArgumentException("malformed version \"" + version + "\" of " + id);
+    }
+  }
+
+  /** Parses {@code debian-12}, {@code ubuntu-24.04}, {@code centos-stream-9}. */
+  public static Distro parse(String text) {
+    int dash = text.lastIndexOf('-');
+    if (dash <= 0 || dash == text.length() - 1) {
+      throw new IllegalArgumentException("malformed distribution \"" + text
+          + "\": expected <id>-<version>, e.g. debian-12, ubuntu-24.04, rocky-9");
+    }
+    return new Distro(text.substring(0, dash), text.substring(dash + 1));
+  }
+
+  public int major() {
+    int dot = version.indexOf('.');
+    return Integer.parseInt(dot < 0 ? version : version.substring(0, dot));
+  }
+
+  /** Whether the assembler supports this release; {@link #supportProblem()} says why not. */
+  public boolean supported() {
+    return supportProblem() == null;
+  }
+
+  /** Why this release is not supported, or {@code null}. */
+  public String supportProblem() {
+    Support s = SUPPORTED.get(id);
+    if (s == null) {
+      return "unsupported distribution \"" + id + "\"";
+    }
+    if (major() < s.minMajor || major() > s.maxMajor) {
+      return id + " " + version + " is not supported";
+    }
+    if (id.equals("ubuntu") && !version.contains(".")) {
+      return "Ubuntu versions have a point release, e.g. ubuntu-24.04";
+    }
+    return null;
+  }
+
+  /** Every supported distribution, for hints. */
+  public static String supportedList() {
+    return "ubuntu-22.04+, debian-12, debian-13, rhel-9+, centos-stream-9+, rocky-9+, "
+        + "almalinux-9+, fedora-39+";
+  }
+
+  public OsFamily family() {
+    Support s = SUPPORTED.get(id);
+    if (s == null) {
+      throw new IllegalStateException(supportProblem());
+    }
+    return s.family;
+  }
+
+  /** The apt suite codename (bookworm, noble …), or {@code null} when unknown or not apt. */
+  public String codename() {
+    return CODENAMES.get(toString());
+  }
+
+  /** Whether another release (from inspection) is the same distribution and major release. */
+  public boolean sameRelease(Distro other) {
+    if (!id.equals(other.id)) {
+      return false;
+    }
+    // Ubuntu's point release is part of its identity; Debian/RHEL minors (12.5, 9.4) are not.
+    return id.equals("ubuntu") ? version.equals(other.version) : major() == other.major();
+  }
+
+  public static List<String> ids() {
+    return SUPPORTED.keySet().stream().sorted().toList();
+  }
+
+  @Override
+  public String toString() {
+    return id + "-" + version;
+  }
+}

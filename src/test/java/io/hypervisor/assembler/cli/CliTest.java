@@ -1,0 +1,124 @@
+package io.hypervisor.assembler.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The command line as a user meets it: outputs, messages and exit codes. */
+class CliTest {
+  @TempDir
+  Path dir;
+
+  record Run(int code, String out, String err) {}
+
+  static Run run(String... args) {
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    ByteArrayOutputStream err = new ByteArrayOutputStream();
+    int code = Main.run(args, new PrintStream(out, true, StandardCharsets.UTF_8),
+        new PrintStream(err, true, StandardCharsets.UTF_8));
+    return new Run(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+  }
+
+  @Test
+  void planPrintsTheBillOfMaterials() {
+    Run r = run("plan", "recipes/recipe-1.34-worker.yaml");
+    assertEquals(0, r.code(), r.err());
+    assertTrue(r.out().startsWith("plan hks-worker-1.34.2"), r.out());
+    assertTrue(r.out().contains("registry.k8s.io/pause:3.10.1  [kubeadm, sandbox]"), r.out());
+  }
+
+  @Test
+  void theMainJobWithARecipePlansIt() {
+    Run r = run("recipes/recipe-1.34-cp.yaml");
+    assertEquals(0, r.code(), r.err());
+    assertTrue(r.out().contains("registry.k8s.io/kube-apiserver:v1.34.2"), r.out());
+  }
+
+  @Test
+  void planJsonIsMachineReadable() throws IOException {
+    Run r = run("plan", "--json", "recipes/recipe-1.36-combined.yaml");
+    assertEquals(0, r.code(), r.err());
+    JsonNode n = new ObjectMapper().readTree(r.out());
+    assertEquals("hks-combined-1.36.1", n.get("name").asText());
+    assertEquals("rocky-9", n.get("base").get("distro").asText());
+  }
+
+  @Test
+  void invalidRecipeExits2WithEveryProblemOnItsOwnLine() throws IOException {
+    Path bad = dir.resolve("bad.yaml");
+    Files.writeString(bad, """
+        apiVersion: assemble.hypervisor.io/v1
+        kind: NodeImage
+        base: {path: x.qcow2, os: debian-12}
+        kubernetes: {version: "1.34", role: worker, cnii: calico}
+        """);
+    Run r = run("plan", bad.toString());
+    assertEquals(2, r.code());
+    List<String> lines = r.err().lines().toList();
+    assertTrue(lines.get(0).startsWith("error: recipe " + bad + " is invalid (2 problems)"), r.err());
+    assertTrue(r.err().contains(bad + ":4:23: kubernetes.version: \"1.34\" is not a patch version"), r.err());
+    assertTrue(r.err().contains("unknown key \"cnii\" (hint: did you mean \"cni\"?)"), r.err());
+    assertTrue(!r.err().contains("Exception"), "no stack trace without --debug: " + r.err());
+  }
+
+  @Test
+  void missingRecipeFileExits2() {
+    Run r = run("plan", dir.resolve("nope.yaml").toString());
+    assertEquals(2, r.code());
+    assertTrue(r.err().contains("does not exist"), r.err());
+  }
+
+  @Test
+  void usageErrorsExit2WithAHint() {
+    Run r = run("plan", "--frobnicate", "recipes/recipe-1.34-worker.yaml");
+    assertEquals(2, r.code());
+    assertTrue(r.err().contains("Unknown option: '--frobnicate'"), r.err());
+    assertTrue(r.err().contains("hint: run `assemble plan --help`"), r.err());
+    assertEquals(2, run().code());
+    assertEquals(2, run("--accel", "warp", "doctor").code());
+  }
+
+  @Test
+  void imagesListsOnePerLine() {
+    Run r = run("images", "--kubernetes-version", "1.34.2", "--role", "worker", "--cni", "cilium");
+    assertEquals(0, r.code(), r.err());
+    assertEquals(List.of(
+        "registry.k8s.io/kube-proxy:v1.34.2",
+        "registry.k8s.io/coredns/coredns:v1.12.1",
+        "registry.k8s.io/pause:3.10.1",
+        "quay.io/cilium/cilium:v1.19.3",
+        "quay.io/cilium/operator-generic:v1.19.3",
+        "quay.io/cilium/cilium-envoy:v1.36.6-1776000132-2437d2edeaf4d9b56ef279bd0d71127440c067aa",
+        "registry.k8s.io/metrics-server/metrics-server:v0.9.0",
+        "ghcr.io/hypervisor-io/cluster-autoscaler-hypervisor:v1.34.1"), r.out().lines().toList());
+  }
+
+  @Test
+  void imagesRejectsABareMinor() {
+    Run r = run("images", "--kubernetes-version", "1.34", "--role", "cp");
+    assertEquals(2, r.code());
+    assertTrue(r.err().contains("\"1.34\" is not a patch version; expected e.g. 1.34.2"), r.err());
+  }
+
+  @Test
+  void everyVerbExplainsItselfWithAnExample() {
+    for (String verb : List.of("plan", "images", "doctor")) {
+      Run r = run(verb, "--help");
+      assertEquals(0, r.code(), verb);
+      assertTrue(r.out().contains("Examples:") && r.out().contains("assemble " + verb), verb + ": " + r.out());
+    }
+    Run top = run("--help");
+    assertTrue(top.out().contains("Exit codes: 0 ok, 1 build failed, 2 invalid input"), top.out());
+  }
+}
