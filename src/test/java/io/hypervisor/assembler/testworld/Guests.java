@@ -1,0 +1,49 @@
+package io.hypervisor.assembler.testworld;
+
+import com.redhat.et.libguestfs.GuestFS;
+import com.redhat.et.libguestfs.LibGuestFSException;
+import io.hypervisor.assembler.assemble.Settings;
+import io.hypervisor.assembler.events.EventSink;
+import io.hypervisor.assembler.guestfs.HostProbe;
+import io.hypervisor.assembler.model.Accelerator;
+import java.nio.file.Path;
+import java.util.Map;
+
+/** libguestfs handles for tests, with the accelerator the host probe chose (remembered per host). */
+public final class Guests {
+  private static Accelerator accelerator;
+
+  private Guests() {}
+
+  public static synchronized Accelerator accelerator() {
+    if (accelerator == null) {
+      Settings s = Settings.defaults(System.getenv());
+      accelerator = new HostProbe(EventSink.NONE).accelerator(new HostProbe.Options(Accelerator.AUTO,
+          s.workDir(), s.cacheDir(), s.launchTimeout(), false));
+      if (accelerator == null) {
+        throw new IllegalStateException("no libguestfs accelerator works on this host: run assemble doctor");
+      }
+    }
+    return accelerator;
+  }
+
+  /** A launched read-only handle on a disk image; close it with {@link #close(GuestFS)}. */
+  public static GuestFS openReadOnly(Path image) throws LibGuestFSException {
+    GuestFS g = new GuestFS();
+    if (accelerator() == Accelerator.TCG) {
+      g.set_backend_setting("force_tcg", "1");
+    }
+    g.add_drive_opts(image.toString(), Map.of("readonly", Boolean.TRUE, "format", "qcow2"));
+    g.launch();
+    return g;
+  }
+
+  public static void close(GuestFS g) {
+    try {
+      g.shutdown();
+      g.close();
+    } catch (LibGuestFSException ignored) {
+      // read-only: nothing to lose
+    }
+  }
+}
