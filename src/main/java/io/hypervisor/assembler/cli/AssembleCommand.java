@@ -25,7 +25,8 @@ import picocli.CommandLine.ScopeType;
         "Given a RECIPE and no verb, it runs the main job: it plans the build and prints the "
             + "plan (base image, repositories, packages, images, files, units, output, catalogue "
             + "entry)."},
-    subcommands = {PlanCommand.class, ImagesCommand.class, DoctorCommand.class},
+    subcommands = {PlanCommand.class, ImagesCommand.class, DoctorCommand.class, PullCommand.class,
+        InspectCommand.class, CacheCommand.class},
     footer = {"", "Examples:",
         "  assemble recipes/recipe-1.34-worker.yaml",
         "  assemble plan recipes/recipe-1.34-cp.yaml --json",

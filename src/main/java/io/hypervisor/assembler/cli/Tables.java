@@ -22,6 +22,14 @@ final class Tables {
     }
   }
 
+  static void json(PrintStream out, Object value) {
+    try {
+      out.println(JSON.writeValueAsString(value));
+    } catch (JsonProcessingException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
   static void json(PrintStream out, String kind, List<Check> checks, Map<String, Object> extra) {
     Map<String, Object> m = new LinkedHashMap<>();
     m.put("kind", kind);

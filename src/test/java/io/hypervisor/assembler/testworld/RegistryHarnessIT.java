@@ -20,22 +20,6 @@ import org.junit.jupiter.params.provider.EnumSource;
 /** skopeo, a real client, sees every fixture image in every mode of the registry harness. */
 @Tag("integration")
 class RegistryHarnessIT {
-  /** The harness modes the issue asks for. */
-  enum Mode {
-    PLAIN(TestRegistry.builder()),
-    BASIC(TestRegistry.builder().auth(TestRegistry.Auth.BASIC)),
-    TOKEN_ANONYMOUS(TestRegistry.builder().auth(TestRegistry.Auth.TOKEN)),
-    TOKEN_CREDENTIALS(TestRegistry.builder().auth(TestRegistry.Auth.TOKEN_PRIVATE)),
-    TLS(TestRegistry.builder().tls().auth(TestRegistry.Auth.BASIC)),
-    REDIRECT(TestRegistry.builder().redirectBlobs().auth(TestRegistry.Auth.BASIC)),
-    FAULT_PROXY(TestRegistry.builder().faults());
-
-    final TestRegistry.Builder builder;
-
-    Mode(TestRegistry.Builder b) {
-      builder = b;
-    }
-  }
 
   static final ObjectMapper JSON = new ObjectMapper();
 
@@ -51,9 +35,9 @@ class RegistryHarnessIT {
   }
 
   @ParameterizedTest
-  @EnumSource(Mode.class)
-  void skopeoInspectsEveryFixtureImageWithItsRecordedDigest(Mode mode) throws Exception {
-    try (TestRegistry r = mode.builder.build().start()) {
+  @EnumSource(RegistryMode.class)
+  void skopeoInspectsEveryFixtureImageWithItsRecordedDigest(RegistryMode mode) throws Exception {
+    try (TestRegistry r = mode.registry().start()) {
       for (Fixtures.PublishedImage img : Fixtures.publishedImages()) {
         String ref = "docker://" + r.host() + "/" + img.path();
         Tools.Result raw = skopeo(r, "inspect", "--raw", ref).ok();
@@ -62,13 +46,13 @@ class RegistryHarnessIT {
         assertEquals(img.digest(), inspect.get("Digest").asText(), mode + " " + img.reference());
         assertEquals("linux", inspect.get("Os").asText(), img.reference());
       }
-      if (mode == Mode.REDIRECT) {
+      if (mode == RegistryMode.REDIRECT) {
         List<StaticServer.Request> hops = r.redirectTarget().requests();
         assertFalse(hops.isEmpty(), "blob requests were redirected to " + r.redirectTarget().url());
         assertTrue(hops.stream().noneMatch(StaticServer.Request::hasAuthorization),
             "skopeo does not carry credentials across the redirect");
       }
-      if (mode == Mode.TOKEN_ANONYMOUS) {
+      if (mode == RegistryMode.TOKEN_ANONYMOUS) {
         assertTrue(r.tokenServer().issued() > 0);
       }
     }
@@ -76,7 +60,7 @@ class RegistryHarnessIT {
 
   @Test
   void credentialsAreRequiredWhereTheModeSaysSo() {
-    try (TestRegistry r = Mode.TOKEN_CREDENTIALS.builder.build().start()) {
+    try (TestRegistry r = RegistryMode.TOKEN_CREDENTIALS.registry().start()) {
       Tools.Result anonymous = Tools.run(List.of("skopeo", "inspect", "--raw", "--tls-verify=false",
           "docker://" + r.host() + "/pause:3.10.1"));
       assertNotEquals(0, anonymous.code());
@@ -84,7 +68,7 @@ class RegistryHarnessIT {
           "--creds=" + TestRegistry.USER + ":wrong", "docker://" + r.host() + "/pause:3.10.1"));
       assertNotEquals(0, wrong.code());
     }
-    try (TestRegistry r = Mode.BASIC.builder.build().start()) {
+    try (TestRegistry r = RegistryMode.BASIC.registry().start()) {
       Tools.Result anonymous = Tools.run(List.of("skopeo", "inspect", "--raw", "--tls-verify=false",
           "docker://" + r.host() + "/pause:3.10.1"));
       assertNotEquals(0, anonymous.code());
@@ -93,7 +77,7 @@ class RegistryHarnessIT {
 
   @Test
   void theFaultProxyMisbehavesOnTheWireAsAsked() throws Exception {
-    try (TestRegistry r = Mode.FAULT_PROXY.builder.build().start()) {
+    try (TestRegistry r = RegistryMode.FAULT_PROXY.registry().start()) {
       Fixtures.PublishedImage big = Fixtures.published("ghcr.io/hypervisor-io/bench-large:1gib");
       JsonNode manifest = JSON.readTree(skopeo(r, "inspect", "--raw", "docker://" + r.host() + "/" + big.path()).ok().out());
       String blob = r.url() + "/v2/hypervisor-io/bench-large/blobs/" + manifest.get("layers").get(1).get("digest").asText();

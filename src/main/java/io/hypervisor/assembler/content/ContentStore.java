@@ -1,0 +1,359 @@
+package io.hypervisor.assembler.content;
+
+import io.hypervisor.assembler.model.Digest;
+import java.io.FilterInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.FileTime;
+import java.security.MessageDigest;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Semaphore;
+import java.util.stream.Stream;
+
+/**
+ * Blobs by digest under {@code <root>/blobs/<algorithm>/<hex>}. Blob files are only ever created
+ * by renaming a verified {@link Ingest}, so a blob name always holds whole content; readers that
+ * doubt the disk can still ask for verification on read. Builds hold a shared lease on the store
+ * while they run; garbage collection needs the exclusive one.
+ */
+public final class ContentStore {
+  /** A blob present in the store. */
+  public record BlobInfo(Digest digest, long size, Instant modified) {}
+
+  /** What a gc removed and kept. */
+  public record GcResult(List<Digest> removed, long bytesFreed, int kept) {}
+
+  private final Path root;
+  /** Java file locks do not exclude threads of one JVM; this does, per digest. */
+  private final ConcurrentHashMap<Digest, Semaphore> ingesting = new ConcurrentHashMap<>();
+  private final Object leaseMonitor = new Object();
+  private int leases;
+  private FileChannel leaseChannel;
+  private FileLock leaseLock;
+
+  private ContentStore(Path root) {
+    this.root = root;
+  }
+
+  /** Opens (creating if needed) a store rooted at {@code root}. */
+  public static ContentStore open(Path root) throws IOException {
+    Files.createDirectories(root.resolve("blobs/sha256"));
+    Files.createDirectories(root.resolve("ingest"));
+    return new ContentStore(root);
+  }
+
+  public Path root() {
+    return root;
+  }
+
+  public Path path(Digest d) {
+    return root.resolve("blobs").resolve(d.algorithm()).resolve(d.encoded());
+  }
+
+  public boolean contains(Digest d) {
+    return Files.isRegularFile(path(d));
+  }
+
+  /** Size of a blob, or -1 when absent. */
+  public long size(Digest d) {
+    try {
+      return Files.size(path(d));
+    } catch (IOException e) {
+      return -1;
+    }
+  }
+
+  /**
+   * Starts writing a blob, or returns null when the store already has it (checked after taking
+   * the digest's lock, so a concurrent writer's finished blob counts). {@code size} -1 = unknown.
+   */
+  public Ingest ingest(Digest d, long size) throws IOException {
+    Semaphore inProcess = ingesting.computeIfAbsent(d, k -> new Semaphore(1));
+    try {
+      inProcess.acquire();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new java.io.InterruptedIOException("interrupted waiting for " + d);
+    }
+    FileChannel lockChannel = null;
+    try {
+      Path partial = root.resolve("ingest").resolve(d.algorithm() + "-" + d.encoded() + ".partial");
+      lockChannel = FileChannel.open(partial.resolveSibling(partial.getFileName() + ".lock"),
+          StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+      FileLock lock = lockChannel.lock();
+      if (contains(d) && (size < 0 || size(d) == size)) {
+        lock.release();
+        lockChannel.close();
+        inProcess.release();
+        return null;
+      }
+      return new Ingest(this, d, size, partial, lockChannel, lock);
+    } catch (IOException | RuntimeException e) {
+      if (lockChannel != null) {
+        lockChannel.close();
+      }
+      inProcess.release();
+      throw e;
+    }
+  }
+
+  void released(Digest d) {
+    Semaphore s = ingesting.get(d);
+    if (s != null) {
+      s.release();
+    }
+  }
+
+  /** Writes bytes whose digest is known, verifying them. */
+  public void put(Digest expected, byte[] data) throws IOException {
+    try (Ingest in = ingest(expected, data.length)) {
+      if (in != null) {
+        in.restart();
+        in.write(ByteBuffer.wrap(data));
+        in.commit();
+      }
+    }
+  }
+
+  /** Writes bytes under their own sha256 digest and returns it. */
+  public Digest put(byte[] data) throws IOException {
+    Digest d = Digest.sha256(data);
+    put(d, data);
+    return d;
+  }
+
+  /** Copies a stream of known digest and size into the store (verified), unless present. */
+  public void put(Digest expected, long size, InputStream in) throws IOException {
+    try (Ingest ingest = ingest(expected, size)) {
+      if (ingest == null) {
+        return;
+      }
+      ingest.restart();
+      byte[] buf = new byte[1 << 16];
+      for (int n = in.read(buf); n >= 0; n = in.read(buf)) {
+        ingest.write(buf, 0, n);
+      }
+      ingest.commit();
+    }
+  }
+
+  /**
+   * Writes a stream whose digest is not known in advance (e.g. a legacy docker-save layer):
+   * hashed while written to a temporary file, then renamed to its sha256 name.
+   */
+  public Digest putUnknown(InputStream in) throws IOException {
+    Path tmp = Files.createTempFile(root.resolve("ingest"), "unknown-", ".partial");
+    try {
+      MessageDigest md = Digest.messageDigest("sha256");
+      try (var out = Files.newOutputStream(tmp)) {
+        byte[] buf = new byte[1 << 16];
+        for (int n = in.read(buf); n >= 0; n = in.read(buf)) {
+          md.update(buf, 0, n);
+          out.write(buf, 0, n);
+        }
+      }
+      Digest d = Digest.of("sha256", md);
+      if (!contains(d)) {
+        Files.createDirectories(path(d).getParent());
+        Files.move(tmp, path(d), java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+      }
+      return d;
+    } finally {
+      Files.deleteIfExists(tmp);
+    }
+  }
+
+  /** Opens a blob for reading, without verification. */
+  public InputStream open(Digest d) throws IOException {
+    try {
+      return Files.newInputStream(path(d));
+    } catch (NoSuchFileException e) {
+      throw new NoSuchFileException(path(d).toString(), null, "blob " + d + " is not in the content store");
+    }
+  }
+
+  /**
+   * Opens a blob whose reader wants proof: the stream hashes what it returns and, at its end,
+   * throws {@link DigestMismatchException} if size or digest differ (and removes the corrupt blob,
+   * so the next fetch replaces it).
+   */
+  public InputStream openVerified(Digest d, long expectedSize) throws IOException {
+    return new VerifyingStream(open(d), d, expectedSize);
+  }
+
+  public byte[] read(Digest d) throws IOException {
+    try (InputStream in = openVerified(d, -1)) {
+      return in.readAllBytes();
+    }
+  }
+
+  /** Re-hashes a blob; false (and the blob removed) when it is corrupt. */
+  public boolean verify(Digest d) throws IOException {
+    try (InputStream in = openVerified(d, -1)) {
+      in.transferTo(java.io.OutputStream.nullOutputStream());
+      return true;
+    } catch (DigestMismatchException e) {
+      return false;
+    }
+  }
+
+  public void delete(Digest d) throws IOException {
+    Files.deleteIfExists(path(d));
+  }
+
+  /** Every blob in the store, sorted by digest. */
+  public List<BlobInfo> list() throws IOException {
+    List<BlobInfo> out = new ArrayList<>();
+    Path blobs = root.resolve("blobs");
+    try (Stream<Path> algs = Files.list(blobs)) {
+      for (Path alg : algs.sorted().toList()) {
+        try (Stream<Path> files = Files.list(alg)) {
+          for (Path f : files.sorted().toList()) {
+            Digest d;
+            try {
+              d = new Digest(alg.getFileName().toString(), f.getFileName().toString());
+            } catch (IllegalArgumentException e) {
+              continue; // not a blob name (a stray file): ignore
+            }
+            out.add(new BlobInfo(d, Files.size(f), Files.getLastModifiedTime(f).toInstant()));
+          }
+        }
+      }
+    }
+    return out;
+  }
+
+  /** Marks a blob as used now (gc's age rule keeps recently used blobs). */
+  public void touch(Digest d) throws IOException {
+    if (contains(d)) {
+      Files.setLastModifiedTime(path(d), FileTime.from(Instant.now()));
+    }
+  }
+
+  /**
+   * Removes every blob not in {@code keep} and older than {@code keepYoungerThan} (null: no age
+   * rule), plus abandoned partial files. Needs the exclusive lock: fails while a build runs.
+   */
+  public GcResult gc(Set<Digest> keep, Duration keepYoungerThan) throws IOException {
+    synchronized (leaseMonitor) {
+      if (leases > 0) {
+        throw new IOException("the content store " + root + " is in use by a running build; run gc when it ends");
+      }
+    }
+    try (FileChannel ch = FileChannel.open(root.resolve(".lock"), StandardOpenOption.CREATE,
+        StandardOpenOption.WRITE); FileLock lock = ch.tryLock()) {
+      if (lock == null) {
+        throw new IOException("the content store " + root + " is in use by a running build; run gc when it ends");
+      }
+      Instant cutoff = keepYoungerThan == null ? null : Instant.now().minus(keepYoungerThan);
+      List<Digest> removed = new ArrayList<>();
+      long freed = 0;
+      int kept = 0;
+      for (BlobInfo b : list()) {
+        if (keep.contains(b.digest()) || (cutoff != null && b.modified().isAfter(cutoff))) {
+          kept++;
+          continue;
+        }
+        Files.deleteIfExists(path(b.digest()));
+        removed.add(b.digest());
+        freed += b.size();
+      }
+      try (Stream<Path> partials = Files.list(root.resolve("ingest"))) {
+        for (Path p : partials.toList()) {
+          if (cutoff == null || Files.getLastModifiedTime(p).toInstant().isBefore(cutoff)) {
+            freed += Files.size(p);
+            Files.deleteIfExists(p);
+          }
+        }
+      }
+      return new GcResult(removed, freed, kept);
+    }
+  }
+
+  /**
+   * A shared lease for the duration of a build: gc cannot run while any is held (in this or
+   * another process).
+   */
+  public AutoCloseable lease() throws IOException {
+    synchronized (leaseMonitor) {
+      if (leases++ == 0) {
+        leaseChannel = FileChannel.open(root.resolve(".lock"), StandardOpenOption.CREATE,
+            StandardOpenOption.WRITE, StandardOpenOption.READ);
+        leaseLock = leaseChannel.lock(0, Long.MAX_VALUE, true);
+      }
+    }
+    return () -> {
+      synchronized (leaseMonitor) {
+        if (--leases == 0) {
+          leaseLock.release();
+          leaseChannel.close();
+        }
+      }
+    };
+  }
+
+  /** Hashes while reading; complains at the end if the content is not what its name says. */
+  private final class VerifyingStream extends FilterInputStream {
+    private final Digest expected;
+    private final long expectedSize;
+    private final MessageDigest md;
+    private long count;
+    private boolean checked;
+
+    VerifyingStream(InputStream in, Digest expected, long expectedSize) {
+      super(in);
+      this.expected = expected;
+      this.expectedSize = expectedSize;
+      this.md = expected.newMessageDigest();
+    }
+
+    @Override
+    public int read() throws IOException {
+      byte[] b = new byte[1];
+      return read(b, 0, 1) < 0 ? -1 : b[0] & 0xff;
+    }
+
+    @Override
+    public int read(byte[] b, int off, int len) throws IOException {
+      int n = super.read(b, off, len);
+      if (n > 0) {
+        md.update(b, off, n);
+        count += n;
+      } else if (n < 0) {
+        check();
+      }
+      return n;
+    }
+
+    @Override
+    public long skip(long n) throws IOException {
+      throw new IOException("a verifying stream cannot skip");
+    }
+
+    private void check() throws IOException {
+      if (checked) {
+        return;
+      }
+      checked = true;
+      Digest actual = Digest.of(expected.algorithm(), md);
+      if (!actual.equals(expected) || (expectedSize >= 0 && count != expectedSize)) {
+        super.close();
+        Files.deleteIfExists(path(expected));
+        throw new DigestMismatchException("content store blob " + expected + " is corrupt (read " + count
+            + " bytes hashing to " + actual + "); removed it, fetch it again", expected, actual);
+      }
+    }
+  }
+}

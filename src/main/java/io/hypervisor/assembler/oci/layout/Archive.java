@@ -1,0 +1,152 @@
+package io.hypervisor.assembler.oci.layout;
+
+import io.hypervisor.assembler.content.ContentStore;
+import io.hypervisor.assembler.model.Digest;
+import java.io.BufferedInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
+import org.apache.commons.compress.archivers.tar.TarArchiveInputStream;
+import org.apache.commons.compress.compressors.CompressorException;
+import org.apache.commons.compress.compressors.CompressorStreamFactory;
+
+/**
+ * An image archive read in one pass, as containerd's importer does: every {@code blobs/<alg>/<hex>}
+ * goes into the content store verified against its name; other large regular files (legacy
+ * docker-save layers) go in under the digest of their content; small metadata (index.json,
+ * manifest.json, configs) stays in memory; links are resolved at the end. Entries with absolute
+ * paths, {@code ..} escaping the root, links pointing outside it, or device files make the whole
+ * archive refused: nothing from a hostile archive is used.
+ */
+public final class Archive {
+  static final long SMALL = 16L << 20;
+  private final Path file;
+  private final Map<String, byte[]> small = new LinkedHashMap<>();
+  private final Map<String, Digest> stored = new LinkedHashMap<>();
+  private final Map<String, String> links = new LinkedHashMap<>();
+
+  private Archive(Path file) {
+    this.file = file;
+  }
+
+  public Path file() {
+    return file;
+  }
+
+  /** Reads a tar (plain, gzip or xz compressed) into the store. */
+  public static Archive spool(Path tar, ContentStore store) throws IOException {
+    Archive a = new Archive(tar);
+    try (InputStream raw = new BufferedInputStream(Files.newInputStream(tar), 1 << 16);
+        InputStream in = decompress(raw);
+        TarArchiveInputStream t = new TarArchiveInputStream(in)) {
+      for (TarArchiveEntry e = t.getNextEntry(); e != null; e = t.getNextEntry()) {
+        String name = normalise(tar, e.getName());
+        if (e.isDirectory() || name.isEmpty()) {
+          continue;
+        }
+        if (e.isSymbolicLink() || e.isLink()) {
+          String target = e.isLink() ? normalise(tar, e.getLinkName())
+              : normalise(tar, parent(name) + e.getLinkName());
+          a.links.put(name, target);
+          continue;
+        }
+        if (!e.isFile()) {
+          throw new IOException(tar + ": entry " + e.getName() + " is a device or fifo; refusing the archive");
+        }
+        Digest named = blobName(name);
+        if (named != null) {
+          store.put(named, e.getSize(), t);
+          a.stored.put(name, named);
+        } else if (e.getSize() <= SMALL && (name.endsWith(".json") || !name.contains("/") || name.endsWith("/json")
+            || name.endsWith("VERSION"))) {
+          a.small.put(name, t.readAllBytes());
+        } else {
+          a.stored.put(name, store.putUnknown(t));
+        }
+      }
+    } catch (io.hypervisor.assembler.content.DigestMismatchException e) {
+      throw new io.hypervisor.assembler.content.DigestMismatchException(tar + ": " + e.getMessage(), e.expected(),
+          e.actual());
+    }
+    return a;
+  }
+
+  private static InputStream decompress(InputStream raw) throws IOException {
+    raw.mark(16);
+    try {
+      String kind = CompressorStreamFactory.detect(raw);
+      return new CompressorStreamFactory().createCompressorInputStream(kind, raw);
+    } catch (CompressorException e) {
+      raw.reset();
+      return raw;
+    }
+  }
+
+  /** A blob path's digest ({@code blobs/sha256/<hex>}), or null for other files. */
+  static Digest blobName(String name) {
+    String[] p = name.split("/");
+    if (p.length == 3 && p[0].equals("blobs")) {
+      try {
+        return new Digest(p[1], p[2]);
+      } catch (IllegalArgumentException e) {
+        return null;
+      }
+    }
+    return null;
+  }
+
+  private static String parent(String name) {
+    int slash = name.lastIndexOf('/');
+    return slash < 0 ? "" : name.substring(0, slash + 1);
+  }
+
+  /** A relative, normalised path inside the archive; throws for anything that escapes it. */
+  static String normalise(Path tar, String raw) throws IOException {
+    String n = raw.replace('\\', '/');
+    if (n.startsWith("/")) {
+      throw new IOException(tar + ": entry " + raw + " has an absolute path; refusing the archive");
+    }
+    java.util.ArrayDeque<String> parts = new java.util.ArrayDeque<>();
+    for (String s : n.split("/")) {
+      if (s.isEmpty() || s.equals(".")) {
+        continue;
+      }
+      if (s.equals("..")) {
+        if (parts.isEmpty()) {
+          throw new IOException(tar + ": entry " + raw + " points outside the archive; refusing the archive");
+        }
+        parts.removeLast();
+      } else {
+        parts.addLast(s);
+      }
+    }
+    return String.join("/", parts);
+  }
+
+  private String follow(String name) throws IOException {
+    String n = name;
+    for (int i = 0; i < 16 && links.containsKey(n); i++) {
+      n = links.get(n);
+    }
+    return n;
+  }
+
+  /** A small file's bytes (after links), or null. */
+  public byte[] small(String name) throws IOException {
+    return small.get(follow(name));
+  }
+
+  /** The digest of a stored file's content (after links), or null. */
+  public Digest stored(String name) throws IOException {
+    return stored.get(follow(name));
+  }
+
+  public boolean has(String name) throws IOException {
+    String n = follow(name);
+    return small.containsKey(n) || stored.containsKey(n);
+  }
+}
