@@ -26,7 +26,7 @@ import picocli.CommandLine.ScopeType;
             + "plan (base image, repositories, packages, images, files, units, output, catalogue "
             + "entry)."},
     subcommands = {PlanCommand.class, ImagesCommand.class, DoctorCommand.class, PullCommand.class,
-        InspectCommand.class, CacheCommand.class},
+        InspectCommand.class, CacheCommand.class, SeedCommand.class},
     footer = {"", "Examples:",
         "  assemble recipes/recipe-1.34-worker.yaml",
         "  assemble plan recipes/recipe-1.34-cp.yaml --json",

@@ -27,16 +27,14 @@ final class InspectCommand implements Callable<Integer> {
   @Option(names = "--platform", paramLabel = "OS/ARCH", description = "Only this platform of an index.")
   String platform;
 
-  @Option(names = "--hosts-dir", paramLabel = "DIR", description = "containerd certs.d directory (see pull).")
-  Path hostsDir;
+  @picocli.CommandLine.Mixin
+  RegistryOptions registries = new RegistryOptions();
 
-  @Option(names = "--mirror", paramLabel = "REGISTRY=URL", description = "Registry mirror (repeatable; see pull).")
-  List<String> mirrors = new ArrayList<>();
 
   @Override
   public Integer call() {
     ImageTools.Inspection i = new ImageTools(root.settings(), root.events()).inspect(what,
-        Options.access(hostsDir, mirrors), platform == null ? null : Options.platform(platform));
+        registries.access(), platform == null ? null : Options.platform(platform));
     if (root.json) {
       Tables.json(root.out, i);
       return ExitCodes.OK;

@@ -40,13 +40,9 @@ final class PullCommand implements Callable<Integer> {
   @Option(names = "--oci-dir", paramLabel = "DIR", description = "Also write the images into an OCI layout directory.")
   Path ociDir;
 
-  @Option(names = "--hosts-dir", paramLabel = "DIR",
-      description = "containerd certs.d directory with <registry>/hosts.toml. Default: /etc/containerd/certs.d if present.")
-  Path hostsDir;
+  @picocli.CommandLine.Mixin
+  RegistryOptions registries = new RegistryOptions();
 
-  @Option(names = "--mirror", paramLabel = "REGISTRY=URL",
-      description = "Fetch REGISTRY's images from URL first (repeatable; overrides --hosts-dir).")
-  List<String> mirrors = new ArrayList<>();
 
   @Override
   public Integer call() {
@@ -55,7 +51,7 @@ final class PullCommand implements Callable<Integer> {
       ps.add(Options.platform(p));
     }
     List<ImageTools.Pulled> pulled = new ImageTools(root.settings(), root.events()).pull(refs, ps,
-        Options.access(hostsDir, mirrors), ociArchive, ociDir);
+        registries.access(), ociArchive, ociDir);
     if (root.json) {
       Tables.json(root.out, pulled);
     } else {

@@ -113,7 +113,7 @@ class CliTest {
 
   @Test
   void everyVerbExplainsItselfWithAnExample() {
-    for (String verb : List.of("plan", "images", "doctor", "pull", "inspect", "cache")) {
+    for (String verb : List.of("plan", "images", "doctor", "pull", "inspect", "cache", "seed")) {
       Run r = run(verb, "--help");
       assertEquals(0, r.code(), verb);
       assertTrue(r.out().contains("Examples:") && r.out().contains("assemble " + verb), verb + ": " + r.out());

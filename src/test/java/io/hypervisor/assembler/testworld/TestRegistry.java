@@ -307,6 +307,27 @@ public final class TestRegistry implements BeforeAllCallback, AfterAllCallback, 
     return f;
   }
 
+  /** The registries whose images the test world publishes. */
+  public static final List<String> REGISTRIES = List.of("registry.k8s.io", "quay.io", "ghcr.io", "docker.io");
+
+  /**
+   * A containerd certs.d directory under {@code parent} where each test-world registry's server is
+   * this registry (so nothing ever goes to the internet), with the test CA in TLS mode.
+   */
+  public Path hostsDir(Path parent) throws IOException {
+    Path d = Files.createDirectories(parent.resolve("certs.d-" + System.nanoTime()));
+    for (String reg : REGISTRIES) {
+      Path dir = Files.createDirectories(d.resolve(reg));
+      String toml = "server = \"" + url() + "\"\n";
+      if (tls) {
+        Files.copy(caFile(), dir.resolve("ca.crt"));
+        toml += "ca = \"ca.crt\"\n";
+      }
+      Files.writeString(dir.resolve("hosts.toml"), toml);
+    }
+    return d;
+  }
+
   public String log() {
     try {
       return Files.readString(dir.resolve("registry.log"));

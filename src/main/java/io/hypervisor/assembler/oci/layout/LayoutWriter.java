@@ -1,12 +1,15 @@
 package io.hypervisor.assembler.oci.layout;
 
 import io.hypervisor.assembler.content.ContentStore;
+import io.hypervisor.assembler.content.TarWriter;
 import io.hypervisor.assembler.model.Descriptor;
 import io.hypervisor.assembler.oci.ImageRecord;
 import io.hypervisor.assembler.oci.Wire;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.nio.channels.Channels;
+import java.nio.channels.WritableByteChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -16,8 +19,6 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
-import org.apache.commons.compress.archivers.tar.TarArchiveOutputStream;
 
 /**
  * Writes images from the content store as an OCI layout: a tar stream or a directory. Blobs are
@@ -88,25 +89,25 @@ public final class LayoutWriter {
 
   /** Writes the images as one OCI layout tar to {@code out} (not closed). */
   public static void writeTar(List<ImageRecord> images, ContentStore store, OutputStream out) throws IOException {
-    TarArchiveOutputStream tar = new TarArchiveOutputStream(out);
-    tar.setLongFileMode(TarArchiveOutputStream.LONGFILE_POSIX);
-    tar.setBigNumberMode(TarArchiveOutputStream.BIGNUMBER_POSIX);
-    tar.setAddPaxHeadersForNonAsciiNames(true);
-    file(tar, "oci-layout", "{\"imageLayoutVersion\":\"1.0.0\"}".getBytes(java.nio.charset.StandardCharsets.UTF_8));
-    dir(tar, "blobs/");
-    dir(tar, "blobs/sha256/");
+    writeTar(images, store, Channels.newChannel(out));
+    out.flush();
+  }
+
+  /** Writes the images as one OCI layout tar to a channel (not closed). */
+  public static void writeTar(List<ImageRecord> images, ContentStore store, WritableByteChannel ch) throws IOException {
+    TarWriter tar = new TarWriter(ch, store, MTIME);
+    tar.file("oci-layout", 0644, "{\"imageLayoutVersion\":\"1.0.0\"}".getBytes(java.nio.charset.StandardCharsets.UTF_8));
+    tar.directory("blobs", 0755);
+    tar.directory("blobs/sha256", 0755);
     for (Descriptor d : blobs(images)) {
-      TarArchiveEntry e = entry(blobPath(d), d.size());
-      tar.putArchiveEntry(e);
-      try (InputStream in = store.openVerified(d.digest(), d.size())) {
-        in.transferTo(tar);
+      if (store.size(d.digest()) != d.size()) {
+        throw new IOException("blob " + d.digest() + " is not in the content store with " + d.size() + " bytes");
       }
-      tar.closeArchiveEntry();
+      tar.blob(blobPath(d), 0644, d.digest());
     }
-    file(tar, "index.json", indexJson(images));
-    file(tar, "manifest.json", dockerManifest(images));
+    tar.file("index.json", 0644, indexJson(images));
+    tar.file("manifest.json", 0644, dockerManifest(images));
     tar.finish();
-    tar.flush();
   }
 
   /** Writes an OCI layout tar file; the file appears under its name only when complete. */
@@ -115,8 +116,9 @@ public final class LayoutWriter {
     Files.createDirectories(parent);
     Path tmp = Files.createTempFile(parent, "." + file.getFileName(), ".partial");
     try {
-      try (OutputStream out = new java.io.BufferedOutputStream(Files.newOutputStream(tmp), 1 << 20)) {
-        writeTar(images, store, out);
+      try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(tmp,
+          java.nio.file.StandardOpenOption.WRITE, java.nio.file.StandardOpenOption.TRUNCATE_EXISTING)) {
+        writeTar(images, store, ch);
       }
       Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
     } finally {
@@ -144,29 +146,4 @@ public final class LayoutWriter {
     Files.write(dir.resolve("manifest.json"), dockerManifest(all));
   }
 
-  private static TarArchiveEntry entry(String name, long size) {
-    TarArchiveEntry e = new TarArchiveEntry(name);
-    e.setSize(size);
-    e.setMode(0644);
-    e.setModTime(MTIME);
-    e.setIds(0, 0);
-    e.setNames("root", "root");
-    return e;
-  }
-
-  private static void dir(TarArchiveOutputStream tar, String name) throws IOException {
-    TarArchiveEntry e = new TarArchiveEntry(name);
-    e.setMode(040755);
-    e.setModTime(MTIME);
-    e.setIds(0, 0);
-    e.setNames("root", "root");
-    tar.putArchiveEntry(e);
-    tar.closeArchiveEntry();
-  }
-
-  private static void file(TarArchiveOutputStream tar, String name, byte[] data) throws IOException {
-    tar.putArchiveEntry(entry(name, data.length));
-    tar.write(data);
-    tar.closeArchiveEntry();
-  }
 }

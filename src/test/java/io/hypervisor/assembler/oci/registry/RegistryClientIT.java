@@ -44,7 +44,6 @@ import org.junit.jupiter.params.provider.EnumSource;
 @Tag("integration")
 class RegistryClientIT {
   static final ObjectMapper JSON = new ObjectMapper();
-  static final List<String> REGISTRIES = List.of("registry.k8s.io", "quay.io", "ghcr.io", "docker.io");
   static final HttpSettings FAST = HttpSettings.defaults().withBackoff(Duration.ofMillis(50), Duration.ofMillis(500))
       .withStallTimeout(Duration.ofSeconds(2));
   static final List<Platform> BOTH = List.of(Platform.LINUX_AMD64, Platform.LINUX_ARM64);
@@ -52,21 +51,6 @@ class RegistryClientIT {
   @TempDir
   Path tmp;
 
-
-  /** A certs.d where every fixture registry's server is the test registry (never the internet). */
-  Path certsD(TestRegistry r) throws IOException {
-    Path d = Files.createDirectories(tmp.resolve("certs.d-" + System.nanoTime()));
-    for (String reg : REGISTRIES) {
-      Path dir = Files.createDirectories(d.resolve(reg));
-      String toml = "server = \"" + r.url() + "\"\n";
-      if (r.tls()) {
-        Files.copy(r.caFile(), dir.resolve("ca.crt"));
-        toml += "ca = \"ca.crt\"\n";
-      }
-      Files.writeString(dir.resolve("hosts.toml"), toml);
-    }
-    return d;
-  }
 
   CredentialStore credentials(TestRegistry r, String password) throws IOException {
     Path cfg = tmp.resolve("docker-" + System.nanoTime() + ".json");
@@ -76,7 +60,7 @@ class RegistryClientIT {
   }
 
   RegistrySource source(TestRegistry r, CredentialStore creds, EventSink events) throws IOException {
-    return new RegistrySource(HostsConfig.load(certsD(r)), creds, FAST, events, Map.of());
+    return new RegistrySource(HostsConfig.load(r.hostsDir(tmp)), creds, FAST, events, Map.of());
   }
 
   RegistrySource source(TestRegistry r) throws IOException {
