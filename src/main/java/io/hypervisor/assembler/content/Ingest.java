@@ -131,6 +131,20 @@ public final class Ingest implements AutoCloseable {
    * deleted (it can never become the right blob) and {@link DigestMismatchException} is thrown.
    */
   public Path commit() throws IOException {
+    return commit(null);
+  }
+
+  /** A last check of a blob whose digest is right but whose content must also pass a format rule (a signature). */
+  @FunctionalInterface
+  public interface Check {
+    void check(Path blob) throws IOException;
+  }
+
+  /**
+   * As {@link #commit()}, then runs {@code check} on the verified bytes before they enter the
+   * store; if it throws, the partial file is deleted and nothing is stored.
+   */
+  public Path commit(Check check) throws IOException {
     channel.force(false);
     channel.close();
     Digest actual = Digest.of(expected.algorithm(), md);
@@ -145,6 +159,15 @@ public final class Ingest implements AutoCloseable {
       done = true;
       throw new DigestMismatchException("receiving " + expected + ": digest mismatch (got " + actual + ")",
           expected, actual);
+    }
+    if (check != null) {
+      try {
+        check.check(partial);
+      } catch (IOException | RuntimeException e) {
+        Files.deleteIfExists(partial);
+        done = true;
+        throw e;
+      }
     }
     Path target = store.path(expected);
     Files.createDirectories(target.getParent());

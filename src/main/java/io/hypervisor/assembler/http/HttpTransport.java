@@ -89,6 +89,38 @@ public final class HttpTransport {
 
     /** Discard everything held (the server ignored Range). */
     void restart() throws IOException;
+
+    /** A sink from three functions, e.g. {@code BodySink.of(ingest::offset, ingest::write, ingest::restart)}. */
+    static BodySink of(java.util.function.LongSupplier offset, Writer write, Restart restart) {
+      return new BodySink() {
+        @Override
+        public long offset() {
+          return offset.getAsLong();
+        }
+
+        @Override
+        public void write(ByteBuffer b) throws IOException {
+          write.write(b);
+        }
+
+        @Override
+        public void restart() throws IOException {
+          restart.restart();
+        }
+      };
+    }
+
+    /** {@link #write}, as a function. */
+    @FunctionalInterface
+    interface Writer {
+      void write(ByteBuffer b) throws IOException;
+    }
+
+    /** {@link #restart}, as a function. */
+    @FunctionalInterface
+    interface Restart {
+      void restart() throws IOException;
+    }
   }
 
   private static final Pattern CONTENT_RANGE = Pattern.compile("bytes (\\d+)-(\\d+)/(\\d+|\\*)");
@@ -207,7 +239,8 @@ public final class HttpTransport {
         }
         copy(x, sink, expectedSize, progress, offset);
       } catch (IOException e) {
-        if (sink.offset() > offset && !(e instanceof StatusException) && !(e instanceof InterruptedIOException)) {
+        if (sink.offset() > offset && !(e instanceof StatusException) && !(e instanceof InterruptedIOException)
+            && !(e instanceof SinkFailure)) {
           // Progress was made: a retry resumes where this attempt stopped; do not count it as a
           // failed attempt (c/image's rule, registry-client.md §1.5).
           throw new Resumable(e);
@@ -239,12 +272,28 @@ public final class HttpTransport {
           throw new InterruptedIOException("interrupted downloading " + redact(x.uri));
         }
         bb.clear().limit(n);
-        sink.write(bb);
+        try {
+          sink.write(bb);
+        } catch (IOException e) {
+          throw new SinkFailure(e);
+        }
         progress.at(sink.offset());
       }
     } catch (SocketTimeoutException e) {
       throw new IOException("download of " + redact(x.uri) + " stalled: no data for "
           + settings.stallTimeout().toSeconds() + " s after " + sink.offset() + " bytes", e);
+    }
+  }
+
+  /**
+   * The sink refused the bytes (more than the expected size, a full disk): not the network's
+   * fault, so never retried; the sink's own exception is what the caller sees.
+   */
+  private static final class SinkFailure extends IOException {
+    private static final long serialVersionUID = 1L;
+
+    SinkFailure(IOException cause) {
+      super(cause.getMessage(), cause);
     }
   }
 
@@ -477,6 +526,8 @@ public final class HttpTransport {
         }
         wait = delay(failures, e.headers);
         events.debug(what + ": " + e.getMessage() + "; retrying in " + wait.toMillis() + " ms");
+      } catch (SinkFailure e) {
+        throw (IOException) e.getCause();
       } catch (HttpException | InterruptedIOException e) {
         throw e;
       } catch (IOException e) {

@@ -1,18 +1,13 @@
 package io.hypervisor.assembler.plan;
 
-import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
 import io.hypervisor.assembler.model.Problem;
 import java.io.UncheckedIOException;
 
 /** Renders a plan as stable JSON (machines, golden files) or as text (people). */
 public final class PlanPrinter {
-  private static final ObjectMapper JSON = new ObjectMapper()
-      .enable(SerializationFeature.INDENT_OUTPUT)
-      .enable(SerializationFeature.ORDER_MAP_ENTRIES_BY_KEYS)
-      .setSerializationInclusion(JsonInclude.Include.NON_NULL);
+  private static final ObjectMapper JSON = Json.MAPPER;
 
   private PlanPrinter() {}
 

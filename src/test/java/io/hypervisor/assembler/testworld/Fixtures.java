@@ -61,4 +61,18 @@ public final class Fixtures {
     return publishedImages().stream().filter(i -> i.reference().equals(reference)).findFirst()
         .orElseThrow(() -> new IllegalArgumentException("no fixture image " + reference));
   }
+
+  /** Copies a directory tree (a fixture part a test wants to tamper with). */
+  public static void copyTree(Path from, Path to) throws IOException {
+    try (java.util.stream.Stream<Path> s = Files.walk(from)) {
+      for (Path p : s.toList()) {
+        Path t = to.resolve(from.relativize(p).toString());
+        if (Files.isDirectory(p)) {
+          Files.createDirectories(t);
+        } else {
+          Files.copy(p, t);
+        }
+      }
+    }
+  }
 }

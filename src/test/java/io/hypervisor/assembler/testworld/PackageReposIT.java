@@ -76,7 +76,7 @@ class PackageReposIT {
   @Test
   void aptRefusesATamperedRelease() throws IOException {
     Path copy = tmp.resolve("tampered");
-    copyTree(Fixtures.part("repos"), copy);
+    Fixtures.copyTree(Fixtures.part("repos"), copy);
     Path dir = copy.resolve(DEB);
     for (String f : List.of("Release", "InRelease")) {
       Path p = dir.resolve(f);
@@ -138,18 +138,5 @@ class PackageReposIT {
     assertTrue(Files.exists(root.resolve("usr/lib/systemd/system/kubelet.service.d/10-kubeadm.conf")));
     String control = Tools.run(List.of("dpkg-deb", "-I", debs.resolve("kubelet_1.34.2-1.1_amd64.deb").toString(), "postinst")).ok().out();
     assertTrue(control.contains("deb-systemd-helper enable 'kubelet.service'"), control);
-  }
-
-  static void copyTree(Path from, Path to) throws IOException {
-    try (Stream<Path> s = Files.walk(from)) {
-      for (Path p : s.toList()) {
-        Path t = to.resolve(from.relativize(p).toString());
-        if (Files.isDirectory(p)) {
-          Files.createDirectories(t);
-        } else {
-          Files.copy(p, t);
-        }
-      }
-    }
   }
 }

@@ -19,7 +19,6 @@ import io.hypervisor.assembler.oci.Wire;
 import java.io.IOException;
 import java.net.URI;
 import java.net.URLEncoder;
-import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -215,7 +214,7 @@ public final class RegistrySource implements ImageSource {
         }
         boolean resumed = ingest.offset() > 0;
         String label = shortName(ref) + " " + d.digest().shortHex();
-        http.download(url(h, ref, "blobs", d.digest().toString()), h.headers(), auth, new IngestSink(ingest),
+        http.download(url(h, ref, "blobs", d.digest().toString()), h.headers(), auth, HttpTransport.BodySink.of(ingest::offset, ingest::write, ingest::restart),
             d.size(), label);
         try {
           ingest.commit();
@@ -237,23 +236,5 @@ public final class RegistrySource implements ImageSource {
   static String shortName(ImageRef ref) {
     String r = ref.repository();
     return r.substring(r.lastIndexOf('/') + 1) + (ref.tag() == null ? "" : ":" + ref.tag());
-  }
-
-  /** The content store's ingest as the transport's download sink. */
-  private record IngestSink(Ingest ingest) implements HttpTransport.BodySink {
-    @Override
-    public long offset() {
-      return ingest.offset();
-    }
-
-    @Override
-    public void write(ByteBuffer b) throws IOException {
-      ingest.write(b);
-    }
-
-    @Override
-    public void restart() throws IOException {
-      ingest.restart();
-    }
   }
 }

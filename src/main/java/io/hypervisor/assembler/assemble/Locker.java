@@ -1,0 +1,265 @@
+package io.hypervisor.assembler.assemble;
+
+import io.hypervisor.assembler.content.ContentStore;
+import io.hypervisor.assembler.events.EventSink;
+import io.hypervisor.assembler.guestfs.GuestfsSession;
+import io.hypervisor.assembler.guestfs.HostProbe;
+import io.hypervisor.assembler.guestfs.ImageSession;
+import io.hypervisor.assembler.http.Authenticator;
+import io.hypervisor.assembler.http.HttpSettings;
+import io.hypervisor.assembler.http.HttpTransport;
+import io.hypervisor.assembler.model.Accelerator;
+import io.hypervisor.assembler.model.AssemblerException;
+import io.hypervisor.assembler.model.Digest;
+import io.hypervisor.assembler.model.ImageRef;
+import io.hypervisor.assembler.model.PackageRef;
+import io.hypervisor.assembler.oci.registry.CredentialStore;
+import io.hypervisor.assembler.oci.registry.HostsConfig;
+import io.hypervisor.assembler.oci.registry.RegistrySource;
+import io.hypervisor.assembler.pkgrepo.Candidate;
+import io.hypervisor.assembler.pkgrepo.Downloads;
+import io.hypervisor.assembler.pkgrepo.ImageFiles;
+import io.hypervisor.assembler.pkgrepo.Resolver;
+import io.hypervisor.assembler.pkgrepo.Signatures;
+import io.hypervisor.assembler.pkgrepo.Source;
+import io.hypervisor.assembler.pkgrepo.Universe;
+import io.hypervisor.assembler.pkgrepo.apt.AptIndexer;
+import io.hypervisor.assembler.pkgrepo.apt.AptRepository;
+import io.hypervisor.assembler.pkgrepo.apt.AptSources;
+import io.hypervisor.assembler.pkgrepo.apt.PackagesIndex;
+import io.hypervisor.assembler.pkgrepo.rpm.RpmIndexer;
+import io.hypervisor.assembler.pkgrepo.rpm.RpmInstalled;
+import io.hypervisor.assembler.pkgrepo.rpm.RpmRepository;
+import io.hypervisor.assembler.pkgrepo.rpm.YumRepos;
+import io.hypervisor.assembler.plan.Lock;
+import io.hypervisor.assembler.plan.LockFile;
+import io.hypervisor.assembler.plan.Plan;
+import java.io.IOException;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Turns a plan into a lock: reads the base image's package configuration and database (one
+ * read-only appliance), indexes the image's and the recipe's repositories (signatures, hashes),
+ * resolves the plan's packages to the exact closure, and resolves every image reference to a
+ * digest. Nothing is downloaded but indexes and keys.
+ */
+public final class Locker {
+  /** What the base image says about packages: its sources and installed set. */
+  public record ImagePackages(ImageFiles files, List<Candidate> installed, String installedDigest) {}
+
+  private final Settings settings;
+  private final EventSink events;
+  private final HttpSettings httpSettings;
+  private final Map<String, String> environment;
+
+  public Locker(Settings settings, EventSink events, HttpSettings httpSettings, Map<String, String> environment) {
+    this.settings = settings;
+    this.events = events;
+    this.httpSettings = httpSettings;
+    this.environment = environment;
+  }
+
+  /** With default HTTP behaviour and the process environment (proxies, credentials). */
+  public Locker(Settings settings, EventSink events) {
+    this(settings, events, HttpSettings.defaults(), System.getenv());
+  }
+
+  /** Locks a plan whose base image is a local file, and writes the lock file. */
+  public Lock lockTo(Plan plan, Path lockFile) {
+    if (plan.base().path() == null) {
+      throw AssemblerException.input("locking needs the base image on disk; the recipe names only " + plan.base().url(),
+          "download it and set base.path, or run the build, which fetches it");
+    }
+    Lock lock = lock(plan, Path.of(plan.base().path()));
+    try {
+      LockFile.write(lock, lockFile);
+    } catch (IOException e) {
+      throw AssemblerException.failed("writing the lock " + lockFile + ": " + e.getMessage(), "check the directory");
+    }
+    return lock;
+  }
+
+  /** Resolves the plan against the base disk and writes nothing; the caller writes the lock. */
+  public Lock lock(Plan plan, Path baseDisk) {
+    List<String> problems = new ArrayList<>();
+    plan.warnings().stream().filter(w -> w.severity() == io.hypervisor.assembler.model.Problem.Severity.ERROR)
+        .forEach(w -> problems.add(w.toString()));
+    if (!problems.isEmpty()) {
+      throw AssemblerException.input("the plan has errors: " + String.join("; ", problems), "fix the recipe");
+    }
+    try {
+      ImagePackages image;
+      ImageFiles config;
+      // Indexes and the resolution need no appliance: it closes as soon as the image's files are read.
+      try (ImageSession session = GuestfsSession.open(GuestfsSession.Options.readOnly(baseDisk,
+          DiskFormat.of(baseDisk), accelerator(), settings.launchTimeout()), events)) {
+        image = imagePackages(session, plan);
+        config = snapshot(image.files(), plan);
+      }
+      return lock(plan, new ImagePackages(config, image.installed(), image.installedDigest()), config);
+    } catch (IOException e) {
+      throw AssemblerException.failed("locking " + plan.name() + ": " + e.getMessage(),
+          "check the base image and the repositories' reachability; --debug shows the cause");
+    }
+  }
+
+  /** The accelerator this host can use (probed once and remembered). */
+  Accelerator accelerator() {
+    Accelerator a = new HostProbe(events).accelerator(new HostProbe.Options(settings.accelerator(),
+        settings.workDir(), settings.cacheDir(), settings.launchTimeout(), false));
+    if (a == null) {
+      throw AssemblerException.host("no libguestfs appliance can be launched on this host",
+          "run assemble doctor to see what was tried");
+    }
+    return a;
+  }
+
+  /** The image's package database and installed set. */
+  public static ImagePackages imagePackages(ImageSession session, Plan plan) throws IOException {
+    ImageFiles files = new SessionFiles(session);
+    if (plan.base().family().equals("apt")) {
+      byte[] status = files.read("/var/lib/dpkg/status");
+      if (status == null) {
+        throw new IOException("the base image has no /var/lib/dpkg/status; is it really " + plan.base().distro() + "?");
+      }
+      return new ImagePackages(files, PackagesIndex.installed(status, plan.base().arch()), Digest.sha256(status).toString());
+    }
+    String out = session.command(RpmInstalled.command());
+    return new ImagePackages(files, RpmInstalled.parse(out),
+        Digest.sha256(out.getBytes(StandardCharsets.UTF_8)).toString());
+  }
+
+  /**
+   * The image's package configuration copied out of the session (sources, keyrings), so the
+   * appliance can close before the network work starts.
+   */
+  static ImageFiles snapshot(ImageFiles files, Plan plan) throws IOException {
+    Map<String, byte[]> copy = new LinkedHashMap<>();
+    Map<String, List<String>> dirs = new LinkedHashMap<>();
+    List<String> roots = plan.base().family().equals("apt")
+        ? List.of("/etc/apt", "/usr/share/keyrings")
+        : List.of("/etc/yum.repos.d", "/etc/pki/rpm-gpg", "/etc/dnf/vars", "/etc/yum/vars");
+    for (String r : roots) {
+      walk(files, r, copy, dirs, 0);
+    }
+    for (String f : List.of("/etc/os-release", "/usr/lib/os-release")) {
+      byte[] b = files.read(f);
+      if (b != null) {
+        copy.put(f, b);
+      }
+    }
+    return new ImageFiles() {
+      @Override
+      public byte[] read(String path) {
+        return copy.get(path);
+      }
+
+      @Override
+      public List<String> list(String dir) {
+        return dirs.getOrDefault(dir, List.of());
+      }
+    };
+  }
+
+  private static void walk(ImageFiles files, String dir, Map<String, byte[]> copy, Map<String, List<String>> dirs,
+      int depth) throws IOException {
+    List<String> names = files.list(dir);
+    if (names.isEmpty() || depth > 3) {
+      return;
+    }
+    dirs.put(dir, names);
+    for (String n : names) {
+      String p = dir + "/" + n;
+      byte[] b = files.read(p);
+      if (b != null) {
+        copy.put(p, b);
+      } else {
+        walk(files, p, copy, dirs, depth + 1);
+      }
+    }
+  }
+
+  /** Resolves with the image's facts already read (tests call this with a directory tree). */
+  public Lock lock(Plan plan, ImagePackages image, ImageFiles config) throws IOException {
+    ContentStore store = ContentStore.open(settings.cacheDir());
+    HttpTransport http = new HttpTransport(httpSettings, events, environment, null);
+    Downloads downloads = new Downloads(http, store, events);
+    boolean apt = plan.base().family().equals("apt");
+    String arch = plan.base().arch();
+    Universe universe;
+    if (apt) {
+      List<AptRepository> repos = new ArrayList<>(AptSources.read(config, arch));
+      for (Plan.Repository r : plan.repositories()) {
+        repos.add(new AptRepository(r.name(), r.url(), r.suite() == null ? "/" : r.suite(), r.components(),
+            List.of(arch), Signatures.load(http, r.keyPath(), r.keyUrl(), r.keyFingerprint(), "repository " + r.name()), "recipe"));
+      }
+      universe = new AptIndexer(http, downloads, events).index(repos, arch);
+    } else {
+      String basearch = rpmArch(arch);
+      List<RpmRepository> repos = new ArrayList<>(YumRepos.read(config, basearch));
+      for (Plan.Repository r : plan.repositories()) {
+        repos.add(new RpmRepository(r.name(), List.of(r.url()), null, Signatures.load(http, r.keyPath(), r.keyUrl(), r.keyFingerprint(), "repository " + r.name()),
+            r.name().equals("kubernetes") ? RpmRepository.MetadataSignature.REQUIRED
+                : RpmRepository.MetadataSignature.IF_PRESENT, "recipe"));
+      }
+      universe = new RpmIndexer(http, downloads, events).index(repos, basearch);
+    }
+    List<Resolver.Request> requests = new ArrayList<>();
+    for (Plan.PlannedPackage p : plan.packages()) {
+      requests.add(new Resolver.Request(new PackageRef(p.name(), p.version()), p.repository(), p.reason()));
+    }
+    Resolver.Resolution res;
+    try (EventSink.Step step = events.step("resolve packages", requests.size() + " requested, "
+        + image.installed().size() + " installed, " + universe.size() + " available")) {
+      res = new Resolver(universe, image.installed()).resolve(requests);
+      if (!res.ok()) {
+        throw AssemblerException.failed("resolving the packages of " + plan.name() + ": "
+            + String.join("; ", res.problems()), "add the repository that has them, or change the recipe's packages");
+      }
+      step.ok(res.install().size() + " to install");
+    }
+    List<Lock.Package> pkgs = new ArrayList<>();
+    for (Candidate c : res.install()) {
+      pkgs.add(new Lock.Package(c.name(), c.version(), c.arch(), repositoryName(c.source()), c.url(), c.sha256(),
+          c.size()));
+    }
+    List<Lock.Image> images = resolveImages(plan, http);
+    return new Lock(Lock.FORMAT_VERSION, plan.name(), LockFile.inputs(plan), image.installedDigest(),
+        plan.base().family(), arch, pkgs, images);
+  }
+
+  static String repositoryName(Source s) {
+    return s.image() ? Source.DISTRO : s.name();
+  }
+
+  static String rpmArch(String arch) {
+    return arch.equals("amd64") ? "x86_64" : arch.equals("arm64") ? "aarch64" : arch;
+  }
+
+  /** Every image reference resolved to the digest its registry (or mirror) serves now. */
+  List<Lock.Image> resolveImages(Plan plan, HttpTransport http) throws IOException {
+    if (plan.images().isEmpty()) {
+      return List.of();
+    }
+    Map<String, List<HostsConfig.MirrorSpec>> mirrors = new LinkedHashMap<>();
+    plan.mirrors().forEach((host, list) -> mirrors.put(host, list.stream().map(m -> new HostsConfig.MirrorSpec(
+        m.url(), m.capabilities(), m.ca() == null ? null : Path.of(m.ca()), m.skipVerify())).toList()));
+    List<Lock.Image> out = new ArrayList<>();
+    try (EventSink.Step step = events.step("resolve images", plan.images().size() + " references");
+        RegistrySource src = new RegistrySource(HostsConfig.of(mirrors), CredentialStore.fromEnvironment(environment),
+            httpSettings, events, environment)) {
+      for (Plan.PlannedImage i : plan.images()) {
+        ImageRef ref = ImageRef.parse(i.ref());
+        out.add(new Lock.Image(i.ref(), src.resolve(ref).digest().toString()));
+      }
+      step.ok(out.size() + " digests");
+    }
+    return out;
+  }
+}
