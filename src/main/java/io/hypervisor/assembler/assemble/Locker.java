@@ -2,6 +2,7 @@ package io.hypervisor.assembler.assemble;
 
 import io.hypervisor.assembler.content.ContentStore;
 import io.hypervisor.assembler.events.EventSink;
+import io.hypervisor.assembler.fetch.Fetcher;
 import io.hypervisor.assembler.guestfs.GuestfsSession;
 import io.hypervisor.assembler.guestfs.HostProbe;
 import io.hypervisor.assembler.guestfs.ImageSession;
@@ -13,6 +14,7 @@ import io.hypervisor.assembler.model.AssemblerException;
 import io.hypervisor.assembler.model.Digest;
 import io.hypervisor.assembler.model.ImageRef;
 import io.hypervisor.assembler.model.PackageRef;
+import io.hypervisor.assembler.model.Platform;
 import io.hypervisor.assembler.oci.registry.CredentialStore;
 import io.hypervisor.assembler.oci.registry.HostsConfig;
 import io.hypervisor.assembler.oci.registry.RegistrySource;
@@ -67,16 +69,12 @@ public final class Locker {
 
   /** With default HTTP behaviour and the process environment (proxies, credentials). */
   public Locker(Settings settings, EventSink events) {
-    this(settings, events, HttpSettings.defaults(), System.getenv());
+    this(settings, events, HttpSettings.defaults().withOffline(settings.offline()), System.getenv());
   }
 
-  /** Locks a plan whose base image is a local file, and writes the lock file. */
+  /** Locks a plan (fetching its base image when it is a download) and writes the lock file. */
   public Lock lockTo(Plan plan, Path lockFile) {
-    if (plan.base().path() == null) {
-      throw AssemblerException.input("locking needs the base image on disk; the recipe names only " + plan.base().url(),
-          "download it and set base.path, or run the build, which fetches it");
-    }
-    Lock lock = lock(plan, Path.of(plan.base().path()));
+    Lock lock = lock(plan);
     try {
       LockFile.write(lock, lockFile);
     } catch (IOException e) {
@@ -85,24 +83,26 @@ public final class Locker {
     return lock;
   }
 
-  /** Resolves the plan against the base disk and writes nothing; the caller writes the lock. */
-  public Lock lock(Plan plan, Path baseDisk) {
+  /** Resolves the plan against its base image (read through one read-only appliance); writes nothing. */
+  public Lock lock(Plan plan) {
     List<String> problems = new ArrayList<>();
     plan.warnings().stream().filter(w -> w.severity() == io.hypervisor.assembler.model.Problem.Severity.ERROR)
-        .forEach(w -> problems.add(w.toString()));
+        .forEach(w -> problems.add(w.render()));
     if (!problems.isEmpty()) {
       throw AssemblerException.input("the plan has errors: " + String.join("; ", problems), "fix the recipe");
     }
     try {
+      Fetcher fetcher = new Fetcher(ContentStore.open(settings.cacheDir()), httpSettings, environment, events);
+      Fetcher.Base base = fetcher.base(plan.base(), null);
       ImagePackages image;
       ImageFiles config;
       // Indexes and the resolution need no appliance: it closes as soon as the image's files are read.
-      try (ImageSession session = GuestfsSession.open(GuestfsSession.Options.readOnly(baseDisk,
-          DiskFormat.of(baseDisk), accelerator(), settings.launchTimeout()), events)) {
+      try (ImageSession session = GuestfsSession.open(GuestfsSession.Options.readOnly(base.path(),
+          DiskFormat.of(base.path()), accelerator(), settings.launchTimeout()), events)) {
         image = imagePackages(session, plan);
         config = snapshot(image.files(), plan);
       }
-      return lock(plan, new ImagePackages(config, image.installed(), image.installedDigest()), config);
+      return lock(plan, new ImagePackages(config, image.installed(), image.installedDigest()), fetcher, base.digest());
     } catch (IOException e) {
       throw AssemblerException.failed("locking " + plan.name() + ": " + e.getMessage(),
           "check the base image and the repositories' reachability; --debug shows the cause");
@@ -111,6 +111,11 @@ public final class Locker {
 
   /** The accelerator this host can use (probed once and remembered). */
   Accelerator accelerator() {
+    return accelerator(settings, events);
+  }
+
+  /** The accelerator this host can use (probed once and remembered); exit 3 when none works. */
+  static Accelerator accelerator(Settings settings, EventSink events) {
     Accelerator a = new HostProbe(events).accelerator(new HostProbe.Options(settings.accelerator(),
         settings.workDir(), settings.cacheDir(), settings.launchTimeout(), false));
     if (a == null) {
@@ -185,26 +190,31 @@ public final class Locker {
     }
   }
 
-  /** Resolves with the image's facts already read (tests call this with a directory tree). */
-  public Lock lock(Plan plan, ImagePackages image, ImageFiles config) throws IOException {
-    ContentStore store = ContentStore.open(settings.cacheDir());
-    HttpTransport http = new HttpTransport(httpSettings, events, environment, null);
-    Downloads downloads = new Downloads(http, store, events);
+  /**
+   * Resolves with the image's facts already read (the build passes its open session's files;
+   * tests a directory tree); {@code base} is the base image's digest when it came from the store.
+   */
+  public Lock lock(Plan plan, ImagePackages image, Fetcher fetcher, Digest base) throws IOException {
+    HttpTransport http = fetcher.http();
+    Downloads downloads = new Downloads(http, fetcher.store(), events);
+    Map<String, byte[]> keyFiles = fetcher.keyFiles(plan, null);
     boolean apt = plan.base().family().equals("apt");
     String arch = plan.base().arch();
     Universe universe;
     if (apt) {
-      List<AptRepository> repos = new ArrayList<>(AptSources.read(config, arch));
+      List<AptRepository> repos = new ArrayList<>(AptSources.read(image.files(), arch));
       for (Plan.Repository r : plan.repositories()) {
         repos.add(new AptRepository(r.name(), r.url(), r.suite() == null ? "/" : r.suite(), r.components(),
-            List.of(arch), Signatures.load(http, r.keyPath(), r.keyUrl(), r.keyFingerprint(), "repository " + r.name()), "recipe"));
+            List.of(arch), Signatures.pinned(keyFiles.get(r.name()), r.keyFingerprint(), "repository " + r.name()),
+            "recipe"));
       }
       universe = new AptIndexer(http, downloads, events).index(repos, arch);
     } else {
-      String basearch = rpmArch(arch);
-      List<RpmRepository> repos = new ArrayList<>(YumRepos.read(config, basearch));
+      String basearch = Platform.rpmArch(arch);
+      List<RpmRepository> repos = new ArrayList<>(YumRepos.read(image.files(), basearch));
       for (Plan.Repository r : plan.repositories()) {
-        repos.add(new RpmRepository(r.name(), List.of(r.url()), null, Signatures.load(http, r.keyPath(), r.keyUrl(), r.keyFingerprint(), "repository " + r.name()),
+        repos.add(new RpmRepository(r.name(), List.of(r.url()), null,
+            Signatures.pinned(keyFiles.get(r.name()), r.keyFingerprint(), "repository " + r.name()),
             r.name().equals("kubernetes") ? RpmRepository.MetadataSignature.REQUIRED
                 : RpmRepository.MetadataSignature.IF_PRESENT, "recipe"));
       }
@@ -229,37 +239,33 @@ public final class Locker {
       pkgs.add(new Lock.Package(c.name(), c.version(), c.arch(), repositoryName(c.source()), c.url(), c.sha256(),
           c.size()));
     }
-    List<Lock.Image> images = resolveImages(plan, http);
+    List<Lock.Image> images = resolveImages(plan);
+    Map<String, String> keys = new java.util.TreeMap<>();
+    keyFiles.forEach((name, bytes) -> keys.put(name, Digest.sha256(bytes).toString()));
     return new Lock(Lock.FORMAT_VERSION, plan.name(), LockFile.inputs(plan), image.installedDigest(),
-        plan.base().family(), arch, pkgs, images);
+        plan.base().family(), arch, plan.base().url() != null && base != null ? base.toString() : null, keys, pkgs,
+        images);
   }
 
   static String repositoryName(Source s) {
     return s.image() ? Source.DISTRO : s.name();
   }
 
-  static String rpmArch(String arch) {
-    return arch.equals("amd64") ? "x86_64" : arch.equals("arm64") ? "aarch64" : arch;
-  }
-
   /** Every image reference resolved to the digest its registry (or mirror) serves now. */
-  List<Lock.Image> resolveImages(Plan plan, HttpTransport http) throws IOException {
+  List<Lock.Image> resolveImages(Plan plan) throws IOException {
     if (plan.images().isEmpty()) {
       return List.of();
     }
-    Map<String, List<HostsConfig.MirrorSpec>> mirrors = new LinkedHashMap<>();
-    plan.mirrors().forEach((host, list) -> mirrors.put(host, list.stream().map(m -> new HostsConfig.MirrorSpec(
-        m.url(), m.capabilities(), m.ca() == null ? null : Path.of(m.ca()), m.skipVerify())).toList()));
     List<Lock.Image> out = new ArrayList<>();
     try (EventSink.Step step = events.step("resolve images", plan.images().size() + " references");
-        RegistrySource src = new RegistrySource(HostsConfig.of(mirrors), CredentialStore.fromEnvironment(environment),
+        RegistrySource src = new RegistrySource(Fetcher.hosts(plan), CredentialStore.fromEnvironment(environment),
             httpSettings, events, environment)) {
       for (Plan.PlannedImage i : plan.images()) {
-        ImageRef ref = ImageRef.parse(i.ref());
-        out.add(new Lock.Image(i.ref(), src.resolve(ref).digest().toString()));
+        out.add(new Lock.Image(i.ref(), src.resolve(ImageRef.parse(i.ref())).digest().toString()));
       }
       step.ok(out.size() + " digests");
     }
     return out;
   }
+
 }

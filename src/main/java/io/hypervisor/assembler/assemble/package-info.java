@@ -1,7 +1,10 @@
 /**
- * The build as an ordered list of named steps, and the facades the CLI calls: planning, the host
- * doctor, output (qemu-img), catalogue manifest, SBOM and verification.
+ * The build as an ordered list of named phases ({@link io.hypervisor.assembler.assemble.Assembler}),
+ * and the facades the CLI calls: planning and locking, the host doctor, output (qemu-img),
+ * catalogue manifest, static verification through a read-only appliance, and boot verification
+ * under qemu-system with a NoCloud seed.
  *
- * <p>Spec: ../shared/DESIGN.md "The flow". May depend on: everything except cli.
+ * <p>Spec: ../shared/DESIGN.md "The flow", ../shared/specs/libguestfs.md. May depend on:
+ * everything except cli.
  */
 package io.hypervisor.assembler.assemble;

@@ -1,5 +1,6 @@
 package io.hypervisor.assembler.cli;
 
+import io.hypervisor.assembler.assemble.Assembler;
 import io.hypervisor.assembler.assemble.Settings;
 import io.hypervisor.assembler.events.EventSink;
 import io.hypervisor.assembler.model.Accelerator;
@@ -22,13 +23,16 @@ import picocli.CommandLine.ScopeType;
 @Command(name = "assemble", mixinStandardHelpOptions = true, version = "assemble 0.1.0",
     sortOptions = false, usageHelpAutoWidth = true,
     description = {"Builds a Kubernetes node image from a distro cloud image, offline.", "",
-        "Given a RECIPE and no verb, it runs the main job: it plans the build and prints the "
-            + "plan (base image, repositories, packages, images, files, units, output, catalogue "
-            + "entry)."},
-    subcommands = {PlanCommand.class, ImagesCommand.class, DoctorCommand.class, PullCommand.class,
-        InspectCommand.class, CacheCommand.class, SeedCommand.class},
+        "Given a RECIPE and no verb, it runs the main job: plan, lock (or follow --lock), fetch "
+            + "and verify every package and image, open a work overlay of the base image with one "
+            + "libguestfs appliance, apply the steps, write the compressed qcow2 and its catalogue "
+            + "manifest, and verify the written image before reporting success."},
+    subcommands = {PlanCommand.class, ImagesCommand.class, VerifyCommand.class, DoctorCommand.class,
+        PullCommand.class, InspectCommand.class, CacheCommand.class, SeedCommand.class},
     footer = {"", "Examples:",
         "  assemble recipes/recipe-1.34-worker.yaml",
+        "  assemble recipes/recipe-1.34-worker.yaml --lock recipe-1.34-worker.lock.json",
+        "  assemble verify out/hks-worker-1.34.2.qcow2 --recipe recipes/recipe-1.34-worker.yaml",
         "  assemble plan recipes/recipe-1.34-cp.yaml --json",
         "  assemble images --kubernetes-version 1.34.2 --role worker --cni cilium",
         "  assemble doctor",
@@ -63,6 +67,20 @@ final class AssembleCommand implements Callable<Integer> {
       description = "Accelerator for libguestfs and qemu: auto (probe; remembered per host), kvm or tcg.")
   Accelerator accel = Accelerator.AUTO;
 
+  @Option(names = "--lock", paramLabel = "FILE",
+      description = "Build exactly what this lock file says (from assemble plan RECIPE --lock FILE); refused if it "
+          + "does not answer the recipe's plan or was made against another base image.")
+  Path lockFile;
+
+  @Option(names = "--write-lock", paramLabel = "FILE",
+      description = "Save the lock this build used (resolved now, or the one given).")
+  Path writeLock;
+
+  @Option(names = "--offline", scope = ScopeType.INHERIT,
+      description = "No network access of any kind: everything must already be in the content store (a build "
+          + "with --lock after an earlier build or fetch); what is missing is named.")
+  boolean offline;
+
   @Option(names = "--debug", scope = ScopeType.INHERIT,
       description = "Show debug events and stack traces.")
   boolean debug;
@@ -80,9 +98,25 @@ final class AssembleCommand implements Callable<Integer> {
       return ExitCodes.INPUT;
     }
     Plan plan = plan(recipe);
-    out.print(json ? io.hypervisor.assembler.plan.PlanPrinter.json(plan)
-        : io.hypervisor.assembler.plan.PlanPrinter.text(plan));
+    Assembler.Result r = new Assembler(settings(), events()).build(plan, new Assembler.Options(lockFile, writeLock));
+    if (json) {
+      Tables.json(out, "build", r.checks(), java.util.Map.of("image", r.image().toString(), "manifest",
+          r.manifest().toString(), "sha256", r.sha256(), "size", r.size(), "timings", timings(r)));
+    } else {
+      Tables.checks(out, r.checks());
+      out.println();
+      out.println("built " + r.image() + " (" + Console.amount(r.size(), "bytes") + ", sha256 " + r.sha256() + ")");
+      out.println("catalogue manifest " + r.manifest());
+      out.println("phases: " + String.join(", ", timings(r).entrySet().stream()
+          .map(e -> e.getKey() + " " + e.getValue()).toList()));
+    }
     return ExitCodes.OK;
+  }
+
+  static java.util.Map<String, String> timings(Assembler.Result r) {
+    java.util.Map<String, String> t = new java.util.LinkedHashMap<>();
+    r.timings().forEach((k, v) -> t.put(k, String.format(java.util.Locale.ROOT, "%.1f s", v.toMillis() / 1000.0)));
+    return t;
   }
 
   EventSink events() {
@@ -97,7 +131,7 @@ final class AssembleCommand implements Callable<Integer> {
     if (work != null) {
       s = s.withWorkDir(work);
     }
-    return s.withAccelerator(accel);
+    return s.withAccelerator(accel).withOffline(offline);
   }
 
   RecipeReader reader() {

@@ -31,8 +31,7 @@ final class DoctorCommand implements Callable<Integer> {
   @Override
   public Integer call() {
     var settings = root.settings();
-    settings = new io.hypervisor.assembler.assemble.Settings(settings.cacheDir(), settings.workDir(),
-        settings.accelerator(), java.time.Duration.ofSeconds(launchTimeout));
+    settings = settings.withLaunchTimeout(java.time.Duration.ofSeconds(launchTimeout));
     Doctor.Result r = new Doctor(root.events()).run(settings, reprobe);
     if (root.json) {
       Tables.json(root.out, "doctor", r.checks(), java.util.Map.of(

@@ -16,7 +16,8 @@ final class Tables {
   private Tables() {}
 
   static void checks(PrintStream out, List<Check> checks) {
-    int w = checks.stream().mapToInt(c -> c.name().length()).max().orElse(10);
+    // Capped: one very long image reference should not push every detail off the screen.
+    int w = Math.min(40, checks.stream().mapToInt(c -> c.name().length()).max().orElse(10));
     for (Check c : checks) {
       out.printf("%-4s  %-" + w + "s  %s%n", c.status(), c.name(), c.detail());
     }

@@ -197,6 +197,72 @@ public final class ContainerdStore {
     sink.file(p + METADATA + "/meta.db", 0644, db);
   }
 
+  /** What to seed: the images and how containerd must see them; the steps hold it without knowing OCI types. */
+  public record Seed(List<ImageRecord> images, StoreOptions options) {
+    public Seed {
+      images = List.copyOf(images);
+    }
+
+    public long size() throws IOException {
+      return ContainerdStore.size(images, options);
+    }
+
+    public void write(ContentStore store, TreeSink sink, String prefix, byte[] existing) throws IOException {
+      ContainerdStore.write(images, options, store, sink, prefix, existing);
+    }
+  }
+
+  /** An image name a meta.db holds, with its target. */
+  public record StoredImage(String name, Digest digest, String mediaType, long size, boolean pinned) {}
+
+  /** What a meta.db says a namespace holds: image names and content records (digest and size). */
+  public record Catalog(int version, List<StoredImage> images, Map<Digest, Long> content) {}
+
+  /**
+   * Reads a meta.db back (verify uses it on a written image): the database must pass the bbolt
+   * checks; then every image name of the namespace and every content record.
+   */
+  public static Catalog read(byte[] metaDb, String namespace) throws IOException {
+    List<String> problems = BoltChecker.check(metaDb);
+    if (!problems.isEmpty()) {
+      throw new IOException("meta.db is not a consistent bbolt database: " + String.join("; ", problems));
+    }
+    Bucket root = BoltReader.read(metaDb);
+    Bucket v1 = root.child("v1");
+    if (v1 == null) {
+      throw new IOException("meta.db has no v1 bucket: not containerd's metadata");
+    }
+    byte[] version = v1.get("version");
+    Bucket ns = v1.child(namespace);
+    List<StoredImage> images = new ArrayList<>();
+    Map<Digest, Long> content = new TreeMap<>();
+    if (ns != null) {
+      Bucket imgs = ns.child("images");
+      if (imgs != null) {
+        for (var e : imgs.entries().entrySet()) {
+          if (e.getValue() instanceof Bucket b && b.child("target") != null) {
+            Bucket t = b.child("target");
+            Bucket labels = b.child("labels");
+            images.add(new StoredImage(new String(e.getKey(), java.nio.charset.StandardCharsets.UTF_8),
+                Digest.parse(new String(t.get("digest"), java.nio.charset.StandardCharsets.UTF_8)),
+                new String(t.get("mediatype"), java.nio.charset.StandardCharsets.UTF_8),
+                Encoding.readVarint(t.get("size")), labels != null && labels.get(PINNED) != null));
+          }
+        }
+      }
+      Bucket blobs = ns.child("content") == null ? null : ns.child("content").child("blob");
+      if (blobs != null) {
+        for (var e : blobs.entries().entrySet()) {
+          if (e.getValue() instanceof Bucket b) {
+            content.put(Digest.parse(new String(e.getKey(), java.nio.charset.StandardCharsets.UTF_8)),
+                b.get("size") == null ? -1 : Encoding.readVarint(b.get("size")));
+          }
+        }
+      }
+    }
+    return new Catalog(version == null ? 0 : (int) Encoding.readVarint(version), images, content);
+  }
+
   /** Total bytes of the blobs the store will hold (for progress). */
   public static long size(List<ImageRecord> images, StoreOptions o) throws IOException {
     return contents(images, o).blobs().values().stream().mapToLong(b -> b.descriptor().size()).sum();

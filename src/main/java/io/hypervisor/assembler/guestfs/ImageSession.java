@@ -33,8 +33,26 @@ public interface ImageSession extends AutoCloseable {
 
   void mkdirs(String path) throws IOException;
 
+  /** Empties a file, keeping its owner and mode. */
+  void truncate(String path) throws IOException;
+
   /** Creates or replaces a symbolic link. */
   void symlink(String target, String link) throws IOException;
+
+  /** The target of a symbolic link, or null when the path is not one. */
+  String readlink(String path) throws IOException;
+
+  /** A file's sha256, hex, computed where the file is (no copy out of the image). */
+  String sha256(String path) throws IOException;
+
+  /** A file's size in bytes, or -1 when it does not exist. */
+  long size(String path) throws IOException;
+
+  /** The paths matching a shell glob (sorted; empty when none), without following it outside the image. */
+  List<String> glob(String pattern) throws IOException;
+
+  /** Discards unused blocks of every file system, so the written image carries no deleted data. */
+  void trim() throws IOException;
 
   /** Removes a file or directory tree; no error when absent. */
   void remove(String path) throws IOException;
@@ -47,6 +65,23 @@ public interface ImageSession extends AutoCloseable {
 
   /** Runs a program inside the image with arguments (no shell) and returns its standard output. */
   String command(List<String> argv) throws IOException;
+
+  /**
+   * Runs a build script inside the image ({@code set -e}); its output goes to a log that is
+   * reported as debug events, included (its tail) in the error when the script fails, and never
+   * left in the image.
+   */
+  void run(String what, String script) throws IOException;
+
+  /** A tar stream producer and its exact size (for progress). */
+  interface TarSource {
+    long size();
+
+    void writeTo(java.io.OutputStream out) throws IOException;
+  }
+
+  /** Unpacks a tar stream into a directory of the image (created if missing), streaming it. */
+  void tarIn(TarSource tar, String dir, String label) throws IOException;
 
   @Override
   void close() throws IOException;

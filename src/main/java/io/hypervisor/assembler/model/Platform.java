@@ -65,6 +65,11 @@ public record Platform(String os, String architecture, String variant) {
   }
 
   /** The platform of a node whose Debian/RPM architecture name is given (amd64, arm64, x86_64 …). */
+  /** The architecture as rpm and dnf name it ($basearch): x86_64 for amd64, aarch64 for arm64. */
+  public static String rpmArch(String arch) {
+    return arch.equals("amd64") ? "x86_64" : arch.equals("arm64") ? "aarch64" : arch;
+  }
+
   public static Platform linux(String arch) {
     return new Platform("linux", arch, "");
   }

@@ -11,15 +11,18 @@ import java.util.regex.Pattern;
  * refuses anything else. {@code inputs} fingerprints the parts of the plan the lock answers
  * (packages, repositories by name, images, base image, Kubernetes version), and {@code installed}
  * the base image's package database the closure was computed against, so a stale lock is noticed.
+ * {@code base} is the digest of a downloaded base image and {@code keys} the digest of each
+ * repository's pinned key file, so a build from the lock needs no network for them either.
  */
 public record Lock(int formatVersion, String plan, String inputs, String installed, String family,
-    String architecture, List<Package> packages, List<Image> images) {
+    String architecture, String base, java.util.Map<String, String> keys, List<Package> packages, List<Image> images) {
 
   public static final int FORMAT_VERSION = 1;
   private static final Pattern SHA256 = Pattern.compile("[0-9a-f]{64}");
   private static final Pattern DIGEST = Pattern.compile("sha256:[0-9a-f]{64}");
 
   public Lock {
+    keys = keys == null ? java.util.Map.of() : java.util.Collections.unmodifiableMap(new java.util.TreeMap<>(keys));
     packages = packages == null ? List.of() : List.copyOf(packages);
     images = images == null ? List.of() : List.copyOf(images);
   }
@@ -40,6 +43,14 @@ public record Lock(int formatVersion, String plan, String inputs, String install
     if (inputs == null || !DIGEST.matcher(inputs).matches()) {
       out.add("inputs is missing or not a sha256 digest");
     }
+    if (base != null && !base.matches("sha(256:[0-9a-f]{64}|512:[0-9a-f]{128})")) {
+      out.add("base must be a sha256 or sha512 digest");
+    }
+    keys.forEach((repo, d) -> {
+      if (d == null || !DIGEST.matcher(d).matches()) {
+        out.add("keys." + repo + " must be a sha256 digest");
+      }
+    });
     for (int i = 0; i < packages.size(); i++) {
       Package p = packages.get(i);
       String at = "packages[" + i + "]";

@@ -43,8 +43,8 @@ public record Plan(
 
   /** The base cloud image and what it must turn out to be. */
   public record Base(String url, String path, String sha256, String checksumsUrl,
-      String checksumsSignatureUrl, String checksumsKeyFingerprint, String distro, String family,
-      String arch, String platform) {}
+      String checksumsSignatureUrl, String checksumsKeyFingerprint, String checksumsKeyUrl,
+      String checksumsKeyPath, String distro, String family, String arch, String platform) {}
 
   /** Kubernetes release, role, CNI, and where the bill of materials data came from. */
   public record Kubernetes(String version, String minor, String role, String cni, String cniVersion,

@@ -129,6 +129,9 @@ public final class Planner {
         b.checksums() == null ? null : b.checksums().url(),
         b.checksums() == null ? null : b.checksums().signatureUrl(),
         b.checksums() == null || b.checksums().key() == null ? null : b.checksums().key().fingerprint(),
+        b.checksums() == null || b.checksums().key() == null ? null : b.checksums().key().url(),
+        b.checksums() == null || b.checksums().key() == null || b.checksums().key().path() == null ? null
+            : b.checksums().key().path().toString(),
         distro.toString(), family.toString(), arch, Platform.linux(arch).toString());
     Plan.Kubernetes kube = new Plan.Kubernetes(k.version(), minor, k.role().word(), k.cni().name(),
         cniVersion, bomPatch);
@@ -264,7 +267,7 @@ public final class Planner {
         default -> "centos";
       };
       String dockerUrl = apt ? DOCKER_DOWNLOAD + os
-          : DOCKER_DOWNLOAD + os + "/" + distro.major() + "/" + rpmArch(arch) + "/stable";
+          : DOCKER_DOWNLOAD + os + "/" + distro.major() + "/" + Platform.rpmArch(arch) + "/stable";
       if (apt && distro.codename() == null) {
         problems.add(Problem.error("base.os", r.position("base.os"), "no apt codename known for " + distro,
             "name a released version such as ubuntu-24.04"));
@@ -320,10 +323,6 @@ public final class Planner {
     }
     return new Plan.Repository(r.name(), r.family(), url, r.suite(), r.components(), r.architecture(),
         keyUrl, keyPath, fp, r.keyringPath(), r.definitionPath(), r.exclude());
-  }
-
-  private static String rpmArch(String arch) {
-    return arch.equals("amd64") ? "x86_64" : arch.equals("arm64") ? "aarch64" : arch;
   }
 
   private static List<Plan.PlannedPackage> packages(Recipe r, OsFamily family,

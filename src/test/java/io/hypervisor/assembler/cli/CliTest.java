@@ -39,10 +39,15 @@ class CliTest {
   }
 
   @Test
-  void theMainJobWithARecipePlansIt() {
-    Run r = run("recipes/recipe-1.34-cp.yaml");
-    assertEquals(0, r.code(), r.err());
-    assertTrue(r.out().contains("registry.k8s.io/kube-apiserver:v1.34.2"), r.out());
+  void theMainJobRefusesAMissingBaseImageBeforeAnyWork(@org.junit.jupiter.api.io.TempDir java.nio.file.Path tmp)
+      throws IOException {
+    java.nio.file.Path recipe = tmp.resolve("r.yaml");
+    java.nio.file.Files.writeString(recipe, "apiVersion: assemble.hypervisor.io/v1\nkind: NodeImage\n"
+        + "base: {path: " + tmp.resolve("no.qcow2") + ", os: debian-12}\nkubernetes: {version: 1.34.2, role: worker}\n"
+        + "output: {path: " + tmp.resolve("out.qcow2") + "}\n");
+    Run r = run("--cache", tmp.resolve("cache").toString(), recipe.toString());
+    assertEquals(2, r.code(), r.err());
+    assertTrue(r.err().contains("the base image " + tmp.resolve("no.qcow2") + " does not exist"), r.err());
   }
 
   @Test

@@ -6,7 +6,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.hypervisor.assembler.assemble.Locker;
 import io.hypervisor.assembler.assemble.Settings;
+import io.hypervisor.assembler.content.ContentStore;
 import io.hypervisor.assembler.events.EventSink;
+import io.hypervisor.assembler.fetch.Fetcher;
+import io.hypervisor.assembler.http.HttpSettings;
 import io.hypervisor.assembler.model.AssemblerException;
 import io.hypervisor.assembler.model.Digest;
 import io.hypervisor.assembler.pkgrepo.ImageFiles;
@@ -81,7 +84,7 @@ class LockCliIT {
       byte[] status = Files.readAllBytes(root.resolve("var/lib/dpkg/status"));
       ImageFiles files = ImageFiles.directory(root);
       Lock fromTree = locker(cache).lock(plan, new Locker.ImagePackages(files, PackagesIndex.installed(status, "amd64"),
-          Digest.sha256(status).toString()), files);
+          Digest.sha256(status).toString()), fetcher(cache), null);
       assertEquals(LockFile.json(lock), LockFile.json(fromTree));
       assertEquals(List.of(), LockFile.mismatch(lock, plan));
     }
@@ -99,7 +102,8 @@ class LockCliIT {
       byte[] status = Files.readAllBytes(root.resolve("var/lib/dpkg/status"));
       ImageFiles files = ImageFiles.directory(root);
       AssemblerException e = assertThrows(AssemblerException.class, () -> locker(tmp.resolve("cache")).lock(plan(recipe),
-          new Locker.ImagePackages(files, PackagesIndex.installed(status, "amd64"), "sha256:" + "0".repeat(64)), files));
+          new Locker.ImagePackages(files, PackagesIndex.installed(status, "amd64"), "sha256:" + "0".repeat(64)),
+          fetcher(tmp.resolve("cache")), null));
       assertTrue(e.getMessage().contains("kubectl-plugin-that-does-not-exist (recipe) cannot be installed: the configured "
           + "repositories have no package kubectl-plugin-that-does-not-exist"), e.getMessage());
       assertEquals(1, e.kind().exitCode());
@@ -108,6 +112,10 @@ class LockCliIT {
 
   static Plan plan(Path recipe) {
     return new Planner(KubernetesBom.load()).plan(new RecipeReader(Map.of(), List.of()).read(recipe).recipe(), List.of());
+  }
+
+  static Fetcher fetcher(Path cache) throws IOException {
+    return new Fetcher(ContentStore.open(cache), HttpSettings.defaults(), Map.of(), EventSink.NONE);
   }
 
   static Locker locker(Path cache) {

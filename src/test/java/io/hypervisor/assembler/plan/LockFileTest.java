@@ -22,7 +22,7 @@ class LockFileTest {
 
   static Lock lock(Plan p) {
     return new Lock(Lock.FORMAT_VERSION, p.name(), LockFile.inputs(p), "sha256:" + "1".repeat(64), "apt", "amd64",
-        List.of(new Lock.Package("kubelet", "1.34.2-1.1", "amd64", "kubernetes",
+        null, java.util.Map.of("kubernetes", "sha256:" + "2".repeat(64)), List.of(new Lock.Package("kubelet", "1.34.2-1.1", "amd64", "kubernetes",
             "https://pkgs.k8s.io/core:/stable:/v1.34/deb/amd64/kubelet_1.34.2-1.1_amd64.deb", "a".repeat(64), 123)),
         List.of(new Lock.Image("registry.k8s.io/pause:3.10.1", "sha256:" + "b".repeat(64))));
   }

@@ -14,16 +14,26 @@ public final class TestRecipes {
 
   /** A worker recipe; {@code aptRoot} serves fixtures' repos/apt, {@code registry} may be null (no images mirror). */
   public static Path worker(Path dir, String aptRoot, String registry) throws IOException {
+    return recipe(dir, "worker", aptRoot, registry, null, null);
+  }
+
+  /**
+   * A recipe for {@code role} (worker, control-plane, combined); {@code output} is where the image
+   * goes (null: the planner's default), {@code base} the base image (null: the plain one).
+   */
+  public static Path recipe(Path dir, String role, String aptRoot, String registry, Path output, Path base)
+      throws IOException {
     Path repos = Fixtures.part("repos");
     StringBuilder b = new StringBuilder("""
         apiVersion: assemble.hypervisor.io/v1
         kind: NodeImage
-        name: test-world-worker
+        name: test-world-%s
         base:
           path: %s
           os: debian-12
           arch: amd64
-        kubernetes: {version: 1.34.2, role: worker, cni: cilium}
+        kubernetes: {version: 1.34.2, role: %s, cni: cilium}
+        disk: {size: 8G}
         containerd: {source: distro}
         repositories:
           - name: kubernetes
@@ -31,7 +41,7 @@ public final class TestRecipes {
             key:
               path: %s
               fingerprint: %s
-        """.formatted(Fixtures.part("base-image").resolve("debian-12-generic.qcow2"), aptRoot,
+        """.formatted(role, base != null ? base : Fixtures.part("base-image").resolve("debian-12-generic.qcow2"), role, aptRoot,
         repos.resolve("apt/core:/stable:/v1.34/deb/Release.key"), Gpg.worldFingerprint()));
     if (registry != null) {
       b.append("mirrors:\n");
@@ -39,8 +49,11 @@ public final class TestRecipes {
         b.append("  ").append(host).append(": [").append(registry).append("]\n");
       }
     }
+    if (output != null) {
+      b.append("output: {path: ").append(output).append("}\n");
+    }
     Files.createDirectories(dir);
-    Path f = dir.resolve("test-world-worker.yaml");
+    Path f = dir.resolve("test-world-" + role + ".yaml");
     Files.writeString(f, b.toString());
     return f;
   }

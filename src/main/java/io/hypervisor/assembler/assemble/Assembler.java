@@ -1,0 +1,366 @@
+package io.hypervisor.assembler.assemble;
+
+import io.hypervisor.assembler.containerd.ContainerdStore;
+import io.hypervisor.assembler.containerd.StoreOptions;
+import io.hypervisor.assembler.content.ContentStore;
+import io.hypervisor.assembler.events.EventSink;
+import io.hypervisor.assembler.fetch.Fetcher;
+import io.hypervisor.assembler.guestfs.GuestfsSession;
+import io.hypervisor.assembler.guestfs.ImageSession;
+import io.hypervisor.assembler.http.HttpSettings;
+import io.hypervisor.assembler.model.Accelerator;
+import io.hypervisor.assembler.model.AssemblerException;
+import io.hypervisor.assembler.model.Check;
+import io.hypervisor.assembler.model.Digest;
+import io.hypervisor.assembler.model.Platform;
+import io.hypervisor.assembler.model.Problem;
+import io.hypervisor.assembler.oci.ImageRecord;
+import io.hypervisor.assembler.plan.Lock;
+import io.hypervisor.assembler.plan.LockFile;
+import io.hypervisor.assembler.plan.Plan;
+import io.hypervisor.assembler.steps.CleanupStep;
+import io.hypervisor.assembler.steps.CloudInitStep;
+import io.hypervisor.assembler.steps.ContainerdConfigStep;
+import io.hypervisor.assembler.steps.FinishStep;
+import io.hypervisor.assembler.steps.ImageFile;
+import io.hypervisor.assembler.steps.ImageStoreStep;
+import io.hypervisor.assembler.steps.KernelStep;
+import io.hypervisor.assembler.steps.PackagesStep;
+import io.hypervisor.assembler.steps.RepositoriesStep;
+import io.hypervisor.assembler.steps.SelinuxRelabelStep;
+import io.hypervisor.assembler.steps.SelinuxStep;
+import io.hypervisor.assembler.steps.ServicesStep;
+import io.hypervisor.assembler.steps.Step;
+import io.hypervisor.assembler.steps.SwapStep;
+import io.hypervisor.assembler.sys.Posix;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The main job, as an ordered list of named phases: base image, work overlay, one appliance
+ * (grown, inspected), lock (given or resolved against the image), fetch (the only network use),
+ * the plan's steps, then the compressed output written under a temporary name, checked,
+ * verified and only then renamed, with its catalogue manifest beside it. A failure or interrupt
+ * at any point leaves the previous output and the content store as they were.
+ */
+public final class Assembler {
+  /** How to build: a lock to follow exactly (null: resolve now), and where to save the lock used (may be null). */
+  public record Options(Path lockFile, Path writeLock) {}
+
+  /** A finished build: the image, its manifest, sha256 and size, the verify checks, and each phase's time. */
+  public record Result(Path image, Path manifest, String sha256, long size, List<Check> checks,
+      Map<String, Duration> timings) {}
+
+  private final Settings settings;
+  private final EventSink events;
+  private final HttpSettings http;
+  private final Map<String, String> environment;
+  private final Map<String, Duration> timings = new LinkedHashMap<>();
+
+  public Assembler(Settings settings, EventSink events, HttpSettings http, Map<String, String> environment) {
+    this.settings = settings;
+    this.events = events;
+    this.http = http;
+    this.environment = environment;
+  }
+
+  /** With default HTTP behaviour (offline when the settings say so) and the process environment. */
+  public Assembler(Settings settings, EventSink events) {
+    this(settings, events, HttpSettings.defaults().withOffline(settings.offline()), System.getenv());
+  }
+
+  /** A phase's body. */
+  @FunctionalInterface
+  private interface Phase<T> {
+    T run() throws IOException;
+  }
+
+  private <T> T timed(String name, Phase<T> body) throws IOException {
+    long t = System.nanoTime();
+    try {
+      return body.run();
+    } finally {
+      timings.merge(name, Duration.ofNanos(System.nanoTime() - t), Duration::plus);
+    }
+  }
+
+  public Result build(Plan plan, Options o) {
+    List<String> errors = plan.warnings().stream().filter(w -> w.severity() == Problem.Severity.ERROR)
+        .map(Problem::render).toList();
+    if (!errors.isEmpty()) {
+      throw AssemblerException.input("the plan has errors: " + String.join("; ", errors), "fix the recipe");
+    }
+    Lock given = o.lockFile() == null ? null : LockFile.read(o.lockFile());
+    if (given != null && !LockFile.mismatch(given, plan).isEmpty()) {
+      throw AssemblerException.input("the lock " + o.lockFile() + " does not answer this plan: "
+          + String.join("; ", LockFile.mismatch(given, plan)), "lock again: assemble plan RECIPE --lock " + o.lockFile());
+    }
+    Path output = Path.of(plan.output().path()).toAbsolutePath();
+    Path partial = output.resolveSibling("." + output.getFileName() + ".partial");
+    Path work;
+    try {
+      Files.createDirectories(output.getParent());
+      work = WorkDirs.create(settings.workDir(), "build-");
+    } catch (IOException e) {
+      throw AssemblerException.host("cannot create the work or output directory: " + e.getMessage(),
+          "check that --work DIR and the output directory are writable");
+    }
+    // Ctrl-C or kill runs shutdown hooks but not finally blocks: the hook removes the partial
+    // output and the work overlay then (libguestfs' recovery process stops the appliance).
+    Thread cleanup = new Thread(() -> {
+      deleteQuietly(partial);
+      WorkDirs.delete(work);
+    }, "assemble-cleanup");
+    Runtime.getRuntime().addShutdownHook(cleanup);
+    try {
+      ContentStore store = ContentStore.open(settings.cacheDir());
+      try (AutoCloseable lease = store.lease()) {
+        return build(plan, given, o, store, work, output, partial);
+      }
+    } catch (AssemblerException e) {
+      throw e;
+    } catch (IOException e) {
+      throw AssemblerException.failed("building " + plan.name() + ": " + e.getMessage(),
+          "the content store keeps what was fetched; run again once the cause is fixed (--debug shows more)", e);
+    } catch (Exception e) {
+      throw AssemblerException.failed("building " + plan.name() + ": " + e, "--debug shows the trace", e);
+    } finally {
+      deleteQuietly(partial);
+      WorkDirs.delete(work);
+      try {
+        Runtime.getRuntime().removeShutdownHook(cleanup);
+      } catch (IllegalStateException shuttingDown) {
+        // the hook runs anyway
+      }
+    }
+  }
+
+  private Result build(Plan plan, Lock given, Options o, ContentStore store, Path work, Path output, Path partial)
+      throws IOException {
+    Fetcher fetcher = new Fetcher(store, http, environment, events);
+    Fetcher.Base base = timed("base", () -> fetcher.base(plan.base(), given));
+    Path disk = work.resolve("disk.qcow2");
+    timed("overlay", () -> {
+      try (EventSink.Step s = events.step("overlay", base.path().getFileName().toString())) {
+        QemuImg.overlay(base.path(), DiskFormat.of(base.path()), disk, plan.diskBytes());
+        s.ok((QemuImg.virtualSize(disk) >> 30) + " GiB virtual");
+      }
+      return null;
+    });
+    Accelerator accel = Locker.accelerator(settings, events);
+    Lock lock;
+    try (GuestfsSession image = timed("launch", () -> GuestfsSession.open(GuestfsSession.Options.build(disk, accel,
+        settings.launchTimeout(), work, p -> Posix.mkfifo(p, 0600)), events))) {
+      checkOs(image, plan);
+      Locker.ImagePackages packages = Locker.imagePackages(image, plan);
+      lock = timed("lock", () -> lockFor(plan, given, packages, fetcher, base));
+      if (o.writeLock() != null) {
+        LockFile.write(lock, o.writeLock());
+      }
+      Map<String, byte[]> keyFiles = timed("fetch", () -> fetcher.keyFiles(plan, lock));
+      timed("fetch", () -> {
+        fetcher.packages(lock, plan, packages.files(), keyFiles);
+        return null;
+      });
+      List<ImageRecord> images = timed("fetch", () -> fetcher.images(plan, lock));
+      for (Step step : steps(plan, lock, images, Fetcher.keyrings(plan, keyFiles), store)) {
+        timed(step.name(), () -> {
+          try (EventSink.Step s = events.step(step.name(), null)) {
+            s.ok(step.apply(image, events));
+          }
+          return null;
+        });
+      }
+      timed("finish", () -> {
+        image.close(); // unmount and shut down now: close errors mean the disk may be incomplete
+        return null;
+      });
+    }
+    Result r = output(plan, lock, disk, output, partial);
+    return new Result(r.image(), r.manifest(), r.sha256(), r.size(), r.checks(), new LinkedHashMap<>(timings));
+  }
+
+  /** The base must be what the recipe says it is: a Debian recipe on an Ubuntu image would build nonsense. */
+  static void checkOs(ImageSession image, Plan plan) {
+    ImageSession.OsInfo os = image.os();
+    String want = plan.base().distro();
+    String have = os.distro() + "-" + os.major();
+    boolean ok = want.equals(have) || want.equals(have + "." + String.format("%02d", os.minor()))
+        || want.equals(have + "." + os.minor());
+    String family = os.packageFormat().equals("deb") ? "apt" : os.packageFormat().equals("rpm") ? "dnf"
+        : os.packageFormat();
+    if (!ok || !family.equals(plan.base().family())) {
+      throw AssemblerException.input("the base image is " + os.distro() + " " + os.major() + "." + os.minor() + " ("
+          + os.packageFormat() + "), but the recipe says base.os: " + want,
+          "point base at a " + want + " image, or correct base.os");
+    }
+  }
+
+  private Lock lockFor(Plan plan, Lock given, Locker.ImagePackages packages, Fetcher fetcher, Fetcher.Base base)
+      throws IOException {
+    if (given == null) {
+      return new Locker(settings, events, http, environment).lock(plan, packages, fetcher, base.digest());
+    }
+    if (!given.installed().equals(packages.installedDigest())) {
+      throw AssemblerException.input("the lock was made against another base image (package database "
+          + given.installed() + "; this image has " + packages.installedDigest() + ")",
+          "lock again against this base: assemble plan RECIPE --lock FILE");
+    }
+    events.info("following the lock: " + given.packages().size() + " packages, " + given.images().size() + " images");
+    return given;
+  }
+
+  /** The plan's steps in its order, each with its options. */
+  public static List<Step> steps(Plan plan, Lock lock, List<ImageRecord> images, Map<String, byte[]> keyrings,
+      ContentStore store) throws IOException {
+    Map<String, List<ImageFile>> files = files(plan, keyrings);
+    List<Step> out = new ArrayList<>();
+    for (String name : plan.steps()) {
+      out.add(switch (name) {
+        case "repositories" -> new RepositoriesStep(new RepositoriesStep.Options(files.get("repositories")));
+        case "packages" -> new PackagesStep(new PackagesStep.Options(plan.base().family(),
+            lock.packages().stream().map(p -> new PackagesStep.PackageFile(p.name(), p.version(),
+                Digest.ofSha256Hex(p.sha256()), p.size())).toList(),
+            List.of("kubelet", "kubeadm", "kubectl")), store);
+        case "kernel" -> new KernelStep(new KernelStep.Options(files.get("kernel")));
+        case "swap" -> new SwapStep(new SwapStep.Options(true));
+        case "selinux-firewalld" -> new SelinuxStep(new SelinuxStep.Options("permissive"));
+        case "services" -> new ServicesStep(new ServicesStep.Options(plan.units().enable(), plan.units().disable(),
+            plan.units().mask()));
+        case "containerd-config" -> new ContainerdConfigStep(new ContainerdConfigStep.Options(files.get("containerd")));
+        case "image-store" -> new ImageStoreStep(new ImageStoreStep.Options(seed(plan, images)), store);
+        case "cloud-init" -> new CloudInitStep(new CloudInitStep.Options(files.get("cloud-init")));
+        case "cleanup" -> new CleanupStep(new CleanupStep.Options(List.of()));
+        case "selinux-relabel" -> new SelinuxRelabelStep(new SelinuxRelabelStep.Options());
+        case "finish" -> new FinishStep(new FinishStep.Options());
+        default -> throw new IllegalStateException("the plan names a step this assembler does not have: " + name);
+      });
+    }
+    return out;
+  }
+
+  /** The containerd store the plan's images make, as the plan's containerd will read it. */
+  public static ContainerdStore.Seed seed(Plan plan, List<ImageRecord> images) {
+    return new ContainerdStore.Seed(images, StoreOptions.forContainerd(plan.containerd().line(),
+        plan.containerd().sandboxImage(), Platform.parse(plan.base().platform()),
+        StoreOptions.timestamp(System.getenv())));
+  }
+
+  /** The plan's files with their bytes, grouped by the step that writes them (also the benchmark's input). */
+  public static Map<String, List<ImageFile>> files(Plan plan, Map<String, byte[]> keyrings) throws IOException {
+    Map<String, List<ImageFile>> out = new LinkedHashMap<>();
+    for (String s : List.of("repositories", "kernel", "containerd", "cloud-init")) {
+      out.put(s, new ArrayList<>());
+    }
+    Map<String, String> keyringOwner = new LinkedHashMap<>();
+    List<String> definitions = new ArrayList<>();
+    for (Plan.Repository r : plan.repositories()) {
+      keyringOwner.put(r.keyringPath(), r.name());
+      definitions.add(r.definitionPath());
+    }
+    for (Plan.PlannedFile f : plan.files()) {
+      int mode = Integer.parseInt(f.mode(), 8);
+      byte[] content;
+      if (f.content() != null) {
+        content = f.content().getBytes(java.nio.charset.StandardCharsets.UTF_8);
+      } else if (keyringOwner.containsKey(f.path())) {
+        content = keyrings.get(keyringOwner.get(f.path()));
+      } else if (f.source() != null && f.source().startsWith("CA file ")) {
+        content = Files.readAllBytes(Path.of(f.source().substring("CA file ".length())));
+      } else {
+        throw new IOException("no content for the planned file " + f.path() + " (" + f.source() + ")");
+      }
+      ImageFile file = new ImageFile(f.path(), mode, content);
+      String step = keyringOwner.containsKey(f.path()) || definitions.contains(f.path()) ? "repositories"
+          : f.path().startsWith("/etc/modules-load.d/") || f.path().startsWith("/etc/sysctl.d/") ? "kernel"
+          : f.path().startsWith("/etc/containerd/") || f.path().equals("/etc/crictl.yaml") ? "containerd"
+          : f.path().startsWith("/etc/cloud/") ? "cloud-init" : null;
+      if (step == null) {
+        throw new IOException("no step writes the planned file " + f.path());
+      }
+      out.get(step).add(file);
+    }
+    return out;
+  }
+
+  /**
+   * qemu-img convert of the work disk into a temporary file beside the output, qemu-img check,
+   * verify (a fresh read-only appliance on the very file), sha256, the manifest, and only then
+   * the rename: a failed verify leaves the previous output in place.
+   */
+  private Result output(Plan plan, Lock lock, Path disk, Path output, Path partial)
+      throws IOException {
+    timed("convert", () -> {
+      try (EventSink.Step s = events.step("convert", plan.output().compression() + " qcow2")) {
+        Files.deleteIfExists(partial);
+        QemuImg.convert(disk, partial, plan.output().compression());
+        QemuImg.check(partial);
+        s.ok((Files.size(partial) >> 20) + " MiB");
+      }
+      return null;
+    });
+    List<Check> checks = timed("verify", () -> {
+      try (EventSink.Step s = events.step("verify", output.getFileName().toString())) {
+        List<Check> all = new ImageCheck(settings, events).verify(partial, plan, lock);
+        List<Check> failed = all.stream().filter(c -> c.status() == Check.Status.FAIL).toList();
+        if (!failed.isEmpty()) {
+          throw AssemblerException.failed("the image failed verification: " + String.join("; ",
+              failed.stream().map(c -> c.name() + ": " + c.detail()).toList()),
+              "the previous output is untouched; assemble verify shows the full table");
+        }
+        s.ok(all.size() + " checks passed");
+        return all;
+      }
+    });
+    return timed("manifest", () -> manifest(plan, lock, output, partial, checks));
+  }
+
+  /** sha256 and size of the checked file, the catalogue manifest, then both renamed into place. */
+  private Result manifest(Plan plan, Lock lock, Path output, Path partial, List<Check> checks) throws IOException {
+    String sha256;
+    try (InputStream in = Files.newInputStream(partial)) {
+      java.security.MessageDigest md = java.security.MessageDigest.getInstance("SHA-256");
+      byte[] buf = new byte[1 << 20];
+      for (int n = in.read(buf); n >= 0; n = in.read(buf)) {
+        md.update(buf, 0, n);
+      }
+      sha256 = java.util.HexFormat.of().formatHex(md.digest());
+    } catch (java.security.NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
+    long size = Files.size(partial);
+    String containerd = lock.packages().stream().filter(p -> p.name().equals("containerd")
+        || p.name().equals("containerd.io")).map(Lock.Package::version).findFirst().orElse(null);
+    CatalogueManifest m = CatalogueManifest.of(plan, lock, output, QemuImg.virtualSize(partial), size, sha256,
+        containerd);
+    Path manifest = output.resolveSibling(output.getFileName().toString().replaceFirst("\\.qcow2$", "") + ".json");
+    // Both written whole beside their targets, then renamed: image first, so a manifest never
+    // describes an image that is not there.
+    Path manifestPartial = manifest.resolveSibling("." + manifest.getFileName() + ".partial");
+    m.write(manifestPartial);
+    Files.move(partial, output, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+    Files.move(manifestPartial, manifest, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+    return new Result(output, manifest, sha256, size, checks, new LinkedHashMap<>(timings));
+  }
+
+  /** Each phase's time so far (for the benchmark and the summary). */
+  public Map<String, Duration> timings() {
+    return new LinkedHashMap<>(timings);
+  }
+
+  private static void deleteQuietly(Path p) {
+    try {
+      Files.deleteIfExists(p);
+    } catch (IOException ignored) {
+      // a leftover temporary file is harmless: the next build replaces it
+    }
+  }
+}

@@ -1,0 +1,64 @@
+package io.hypervisor.assembler.assemble;
+
+import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import io.hypervisor.assembler.plan.Lock;
+import io.hypervisor.assembler.plan.Plan;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.List;
+
+/**
+ * The catalogue entry written beside the image: the registration fields (name, URL placeholder,
+ * default interface, purpose, cloudinit, public, enabled), the immutable tag, what the image is
+ * (Kubernetes version, role, CNI, format, sizes, sha256) and its full bill of materials (every
+ * package with version and sha256, every image with its digest).
+ */
+public record CatalogueManifest(int formatVersion, Registration registration, String tag, Kubernetes kubernetes,
+    Artifact image, List<Lock.Package> packages, List<Lock.Image> images, String base, String builtWith) {
+
+  /** What the catalogue's registration form asks for. */
+  public record Registration(String name, String url, String defaultInterface, String purpose, boolean cloudinit,
+      boolean isPublic, boolean enabled) {}
+
+  /** The Kubernetes the image carries. */
+  public record Kubernetes(String version, String role, String cni, String cniVersion, String containerd) {}
+
+  /** The image file. */
+  public record Artifact(String file, String format, String compression, long virtualSize, long size, String sha256) {}
+
+  /** Where the platform fills in the download URL once it has uploaded the image. */
+  public static final String URL_PLACEHOLDER = "${IMAGE_URL}";
+
+  private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT)
+      .setSerializationInclusion(JsonInclude.Include.NON_NULL);
+
+  public static CatalogueManifest of(Plan plan, Lock lock, Path image, long virtualSize, long size, String sha256,
+      String containerdVersion) {
+    Plan.Catalogue c = plan.catalogue();
+    return new CatalogueManifest(1,
+        new Registration(c.name(), URL_PLACEHOLDER, c.defaultInterface(), c.purpose(), c.cloudinit(), c.isPublic(),
+            c.enabled()),
+        c.tag(),
+        new Kubernetes(plan.kubernetes().version(), plan.kubernetes().role(), plan.kubernetes().cni(),
+            plan.kubernetes().cniVersion(), containerdVersion),
+        new Artifact(image.getFileName().toString(), plan.output().format(), plan.output().compression(), virtualSize,
+            size, sha256),
+        lock.packages(), lock.images(), plan.base().url() != null ? plan.base().url() : plan.base().path(),
+        "assemble 0.1.0");
+  }
+
+  public String json() throws IOException {
+    return JSON.writeValueAsString(this) + "\n";
+  }
+
+  /** Writes atomically beside the image. */
+  public void write(Path file) throws IOException {
+    Path tmp = file.resolveSibling("." + file.getFileName() + ".tmp");
+    Files.writeString(tmp, json());
+    Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+  }
+}

@@ -1,0 +1,70 @@
+package io.hypervisor.assembler.assemble;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * qemu-img as the build uses it: the work overlay on top of the base image, the compressed output
+ * (in-order writes, so the same disk gives the same bytes), and the output's structural check.
+ */
+final class QemuImg {
+  private QemuImg() {}
+
+  /** A qcow2 overlay backed by {@code base}, of at least {@code size} virtual bytes (the base's size if larger). */
+  static void overlay(Path base, String baseFormat, Path overlay, long size) throws IOException {
+    long baseSize = virtualSize(base);
+    run(List.of("qemu-img", "create", "-q", "-f", "qcow2", "-F", baseFormat, "-b", base.toAbsolutePath().toString(),
+        overlay.toString(), Long.toString(Math.max(size, baseSize))), 60);
+  }
+
+  static long virtualSize(Path image) throws IOException {
+    String json = run(List.of("qemu-img", "info", "--output=json", "-U", image.toString()), 60);
+    java.util.regex.Matcher m = java.util.regex.Pattern.compile("\"virtual-size\"\\s*:\\s*(\\d+)").matcher(json);
+    if (!m.find()) {
+      throw new IOException("qemu-img info " + image + " gave no virtual size");
+    }
+    return Long.parseLong(m.group(1));
+  }
+
+  /** Compressed qcow2: zstd (qemu ≥ 5.1 readers) or zlib; none writes it uncompressed. */
+  static void convert(Path from, Path to, String compression) throws IOException {
+    List<String> cmd = new ArrayList<>(List.of("qemu-img", "convert", "-O", "qcow2"));
+    if (!compression.equals("none")) {
+      cmd.add("-c");
+    }
+    if (compression.equals("zstd")) {
+      cmd.addAll(List.of("-o", "compression_type=zstd"));
+    }
+    cmd.addAll(List.of(from.toString(), to.toString()));
+    run(cmd, 3600);
+  }
+
+  static void check(Path image) throws IOException {
+    run(List.of("qemu-img", "check", "-q", image.toString()), 600);
+  }
+
+  static String run(List<String> cmd, int seconds) throws IOException {
+    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+    byte[] out;
+    try {
+      out = p.getInputStream().readAllBytes();
+      if (!p.waitFor(seconds, TimeUnit.SECONDS)) {
+        p.destroyForcibly();
+        throw new IOException(String.join(" ", cmd) + " took longer than " + seconds + " s");
+      }
+    } catch (InterruptedException e) {
+      p.destroyForcibly();
+      Thread.currentThread().interrupt();
+      throw new java.io.InterruptedIOException("interrupted: " + String.join(" ", cmd));
+    }
+    String text = new String(out, StandardCharsets.UTF_8);
+    if (p.exitValue() != 0) {
+      throw new IOException(cmd.get(0) + " " + cmd.get(1) + " failed (" + p.exitValue() + "): " + text.trim());
+    }
+    return text;
+  }
+}

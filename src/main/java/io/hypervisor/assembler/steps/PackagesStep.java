@@ -1,0 +1,111 @@
+package io.hypervisor.assembler.steps;
+
+import io.hypervisor.assembler.content.ContentStore;
+import io.hypervisor.assembler.content.TarWriter;
+import io.hypervisor.assembler.events.EventSink;
+import io.hypervisor.assembler.guestfs.ImageSession;
+import io.hypervisor.assembler.model.Digest;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.channels.Channels;
+import java.util.List;
+
+/**
+ * The lock's exact package files, installed offline by the image's own package manager: they go
+ * in as one tar stream from the content store, then {@code apt-get install --no-install-recommends}
+ * on the local {@code .deb}s (apt orders Pre-Depends; plain dpkg -i would not; the appliance has
+ * no network, so apt cannot fetch anything else — and {@code --no-download} would stop it from
+ * copying the local files into its archive directory), or {@code dnf --disablerepo='*'} on the local {@code .rpm}s, with a
+ * {@code policy-rc.d} so no service starts inside the appliance. kubeadm, kubelet and kubectl are
+ * held (apt; dnf's {@code .repo} excludes them); the files and caches are removed afterwards.
+ */
+public final class PackagesStep implements Step {
+  /** One package file from the content store. */
+  public record PackageFile(String name, String version, Digest digest, long size) {}
+
+  /** The package family ("apt" or "dnf"), the files in install order, and the packages to hold. */
+  public record Options(String family, List<PackageFile> packages, List<String> hold) {
+    public Options {
+      packages = List.copyOf(packages);
+      hold = List.copyOf(hold);
+      if (!family.equals("apt") && !family.equals("dnf")) {
+        throw new IllegalArgumentException("unknown package family " + family);
+      }
+    }
+  }
+
+  public static final String DIR = "/var/cache/assemble/packages";
+  private final Options options;
+  private final ContentStore store;
+
+  public PackagesStep(Options options, ContentStore store) {
+    this.options = options;
+    this.store = store;
+  }
+
+  @Override
+  public String name() {
+    return "packages";
+  }
+
+  /** The file names in the image: numbered in install order, named as the package manager expects. */
+  public List<String> fileNames() {
+    String ext = options.family().equals("apt") ? ".deb" : ".rpm";
+    List<String> out = new java.util.ArrayList<>();
+    for (int i = 0; i < options.packages().size(); i++) {
+      out.add(String.format("%03d_%s%s", i, options.packages().get(i).name(), ext));
+    }
+    return out;
+  }
+
+  /** The shell script that installs them inside the image. */
+  public String script() {
+    boolean apt = options.family().equals("apt");
+    StringBuilder b = new StringBuilder();
+    if (apt) {
+      b.append("export DEBIAN_FRONTEND=noninteractive\n");
+      b.append("printf '#!/bin/sh\\nexit 101\\n' > /usr/sbin/policy-rc.d\nchmod 0755 /usr/sbin/policy-rc.d\n");
+      b.append("apt-get install -y -q --no-install-recommends ")
+          .append("-o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold ")
+          .append("-o Dpkg::Use-Pty=0 ").append(DIR).append("/*.deb\n");
+      if (!options.hold().isEmpty()) {
+        b.append("apt-mark hold ").append(String.join(" ", options.hold())).append('\n');
+      }
+      b.append("rm -f /usr/sbin/policy-rc.d\n");
+      b.append("apt-get clean\n");
+    } else {
+      // systemd does not run in the appliance: scriptlets that try to start services just fail softly.
+      b.append("dnf install -y -q --disablerepo='*' --setopt=install_weak_deps=False --setopt=tsflags=nodocs ")
+          .append(DIR).append("/*.rpm\n");
+      b.append("dnf clean all\n");
+    }
+    b.append("rm -rf /var/cache/assemble\n");
+    return b.toString();
+  }
+
+  @Override
+  public String apply(ImageSession image, EventSink events) throws IOException {
+    if (options.packages().isEmpty()) {
+      return "nothing to install";
+    }
+    List<String> names = fileNames();
+    long total = options.packages().stream().mapToLong(PackageFile::size).sum();
+    image.tarIn(new ImageSession.TarSource() {
+      @Override
+      public long size() {
+        return total;
+      }
+
+      @Override
+      public void writeTo(OutputStream out) throws IOException {
+        TarWriter tar = new TarWriter(Channels.newChannel(out), store, 0);
+        for (int i = 0; i < names.size(); i++) {
+          tar.blob(names.get(i), 0644, options.packages().get(i).digest());
+        }
+        tar.finish();
+      }
+    }, DIR, options.packages().size() + " packages");
+    image.run("installing " + options.packages().size() + " packages", script());
+    return options.packages().size() + " packages, " + (total >> 20) + " MiB";
+  }
+}

@@ -1,0 +1,204 @@
+package io.hypervisor.assembler.steps;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.hypervisor.assembler.containerd.ContainerdStore;
+import io.hypervisor.assembler.events.EventSink;
+import io.hypervisor.assembler.guestfs.GuestfsSession;
+import io.hypervisor.assembler.testworld.BuiltImages;
+import io.hypervisor.assembler.testworld.BuiltImages.Built;
+import io.hypervisor.assembler.testworld.Fixtures;
+import io.hypervisor.assembler.testworld.Gpg;
+import io.hypervisor.assembler.testworld.Guests;
+import io.hypervisor.assembler.testworld.Tools;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.List;
+import java.util.Set;
+import java.util.TreeSet;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+
+/**
+ * Each step's effect on the real image the test world's worker (and control-plane) build wrote,
+ * read back through one read-only appliance per image and, where the image has one, its own tool
+ * as the oracle (dpkg-query, apt-mark, containerd config dump).
+ */
+@Tag("integration")
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class StepsIT {
+  GuestfsSession worker;
+  GuestfsSession controlPlane;
+
+  @BeforeAll
+  void open() throws IOException {
+    worker = open(BuiltImages.get("worker"));
+    controlPlane = open(BuiltImages.get("control-plane"));
+  }
+
+  private static GuestfsSession open(Built b) throws IOException {
+    assertEquals(0, b.code(), b.out() + b.err());
+    return GuestfsSession.open(GuestfsSession.Options.readOnly(b.image(), "qcow2", Guests.accelerator(),
+        Duration.ofMinutes(2)), EventSink.NONE);
+  }
+
+  @AfterAll
+  void close() throws IOException {
+    if (worker != null) {
+      worker.close();
+    }
+    if (controlPlane != null) {
+      controlPlane.close();
+    }
+  }
+
+  private static String text(GuestfsSession image, String path) throws IOException {
+    byte[] b = image.read(path);
+    return b == null ? null : new String(b, StandardCharsets.UTF_8);
+  }
+
+  @Test
+  void repositories() throws IOException {
+    String sources = text(worker, "/etc/apt/sources.list.d/kubernetes.sources");
+    assertTrue(sources != null && sources.contains("Signed-By: /etc/apt/keyrings/kubernetes-apt-keyring.gpg"), sources);
+    byte[] keyring = worker.read("/etc/apt/keyrings/kubernetes-apt-keyring.gpg");
+    // dearmored, as the upstream instructions write it: a binary public-key packet, not ASCII armor
+    assertEquals(0x99, keyring[0] & 0xff);
+    java.nio.file.Path copy = java.nio.file.Files.createTempFile("keyring", ".gpg");
+    try {
+      java.nio.file.Files.write(copy, keyring);
+      String listed = Tools.run(List.of("gpg", "--show-keys", "--with-colons", copy.toString())).ok().out();
+      assertTrue(listed.contains(Gpg.worldFingerprint()), listed);
+    } finally {
+      java.nio.file.Files.delete(copy);
+    }
+  }
+
+  @Test
+  void packages() throws IOException {
+    String versions = worker.command(List.of("dpkg-query", "-W", "-f", "${Package} ${Version} ${Status}\\n",
+        "kubelet", "kubeadm", "kubectl", "containerd", "qemu-guest-agent", "cri-tools", "kubernetes-cni"));
+    for (String line : versions.strip().split("\n")) {
+      assertTrue(line.endsWith(" ok installed"), line);
+    }
+    assertTrue(versions.contains("kubelet 1.34.2-1.1 "), versions);
+    assertEquals(Set.of("kubeadm", "kubectl", "kubelet"),
+        new TreeSet<>(List.of(worker.command(List.of("apt-mark", "showhold")).strip().split("\n"))));
+    assertEquals("", worker.command(List.of("dpkg", "--audit")).strip(), "no half-installed package");
+    assertFalse(worker.exists("/usr/sbin/policy-rc.d"), "the build's policy-rc.d is gone");
+    assertFalse(worker.exists("/var/cache/assemble"), "the uploaded .debs are gone");
+    assertEquals(List.of(), worker.glob("/var/cache/apt/archives/*.deb"));
+  }
+
+  @Test
+  void kernel() throws IOException {
+    assertEquals(List.of("overlay", "br_netfilter"), text(worker, "/etc/modules-load.d/k8s.conf").lines()
+        .filter(l -> !l.startsWith("#")).toList());
+    String sysctl = text(worker, "/etc/sysctl.d/99-kubernetes.conf");
+    for (String s : List.of("net.bridge.bridge-nf-call-iptables = 1", "net.bridge.bridge-nf-call-ip6tables = 1",
+        "net.ipv4.ip_forward = 1", "fs.inotify.max_user_instances", "fs.inotify.max_user_watches")) {
+      assertTrue(sysctl.contains(s), s + " in " + sysctl);
+    }
+  }
+
+  @Test
+  void swap() throws IOException {
+    // The control plane's base had a swap file in fstab: the line and the file are gone.
+    for (GuestfsSession image : List.of(worker, controlPlane)) {
+      String fstab = text(image, "/etc/fstab");
+      assertTrue(fstab.lines().noneMatch(l -> !l.startsWith("#") && l.matches(".*\\sswap\\s.*")), fstab);
+      assertEquals("/dev/null", image.readlink("/etc/systemd/system/swap.target"));
+    }
+    assertFalse(controlPlane.exists("/swapfile"), "the base's swap file is deleted");
+  }
+
+  @Test
+  void services() throws IOException {
+    for (GuestfsSession image : List.of(worker, controlPlane)) {
+      assertEquals(Units.State.ENABLED, Units.state(image, "containerd.service"));
+      assertEquals(Units.State.DISABLED, Units.state(image, "kubelet.service"));
+      assertEquals(Units.State.STATIC, Units.state(image, "qemu-guest-agent.service"));
+      // systemctl itself, run in the image, agrees with the file-level view
+      assertEquals("disabled", image.sh("systemctl is-enabled kubelet.service || true").strip());
+      assertEquals("enabled", image.sh("systemctl is-enabled containerd.service || true").strip());
+    }
+  }
+
+  @Test
+  void containerdConfig() throws IOException {
+    String config = text(worker, "/etc/containerd/config.toml");
+    assertTrue(config.contains("SystemdCgroup = true"), config);
+    // containerd parses its own configuration: the merged view has CRI on with our values.
+    String dump = worker.command(List.of("containerd", "--config", "/etc/containerd/config.toml", "config", "dump"));
+    assertTrue(dump.contains("SystemdCgroup = true"), dump);
+    assertTrue(dump.contains("sandbox_image = \"registry.k8s.io/pause:3.10.1\""), dump);
+    assertTrue(dump.contains("config_path = \"/etc/containerd/certs.d\""), dump);
+    assertFalse(dump.contains("disabled_plugins = [\"cri\"]"), dump);
+    String hosts = text(worker, "/etc/containerd/certs.d/registry.k8s.io/hosts.toml");
+    assertTrue(hosts != null && hosts.contains("server = \"https://registry.k8s.io\""), hosts);
+    assertTrue(text(worker, "/etc/crictl.yaml").contains("unix:///run/containerd/containerd.sock"));
+  }
+
+  @Test
+  void imageStore() throws IOException {
+    ContainerdStore.Catalog w = ContainerdStore.read(worker.read(
+        "/var/lib/containerd/io.containerd.metadata.v1.bolt/meta.db"), "k8s.io");
+    Set<String> names = new TreeSet<>();
+    w.images().forEach(i -> names.add(i.name()));
+    assertTrue(names.contains("registry.k8s.io/pause:3.10.1"), names.toString());
+    assertTrue(names.contains("ghcr.io/hypervisor-io/cluster-autoscaler-hypervisor:v1.34.1"), names.toString());
+    assertTrue(names.stream().noneMatch(n -> n.contains("cloud-controller-manager")), names.toString());
+    // containerd 1.6 (Debian's) has no pinned label; 1.7+ gets it on the sandbox image
+    assertTrue(w.images().stream().noneMatch(ContainerdStore.StoredImage::pinned));
+    for (var e : w.content().entrySet()) {
+      String blob = "/var/lib/containerd/io.containerd.content.v1.content/blobs/sha256/" + e.getKey().encoded();
+      assertEquals(e.getValue(), worker.size(blob), blob);
+    }
+    assertEquals(Fixtures.published("registry.k8s.io/pause:3.10.1").digest(), w.images().stream()
+        .filter(i -> i.name().equals("registry.k8s.io/pause:3.10.1")).findFirst().orElseThrow().digest().toString());
+    ContainerdStore.Catalog cp = ContainerdStore.read(controlPlane.read(
+        "/var/lib/containerd/io.containerd.metadata.v1.bolt/meta.db"), "k8s.io");
+    assertTrue(cp.images().stream().anyMatch(i -> i.name().contains("cloud-controller-manager")));
+    assertTrue(cp.images().stream().noneMatch(i -> i.name().contains("cluster-autoscaler")));
+  }
+
+  @Test
+  void cloudInit() throws IOException {
+    String cfg = text(worker, "/etc/cloud/cloud.cfg.d/99_node_datasource.cfg");
+    assertTrue(cfg.contains("NoCloud") && cfg.contains("ConfigDrive"), cfg);
+    // sorts after the distro's own datasource files, so it wins
+    List<String> files = worker.list("/etc/cloud/cloud.cfg.d");
+    assertEquals("99_node_datasource.cfg", files.stream().filter(f -> f.endsWith(".cfg")).sorted()
+        .reduce((a, b) -> b).orElseThrow());
+  }
+
+  @Test
+  void cleanup() throws IOException {
+    for (GuestfsSession image : List.of(worker, controlPlane)) {
+      assertEquals(0, image.size("/etc/machine-id"));
+      assertEquals(List.of(), image.glob("/etc/ssh/ssh_host_*"));
+      assertFalse(image.exists("/var/lib/cloud/instance"));
+      assertFalse(image.exists("/etc/hypervisor.io/cluster.json"));
+      assertFalse(image.exists("/etc/kubernetes/admin.conf"));
+      assertEquals(List.of(), image.glob("/root/.bash_history"));
+      assertEquals(List.of(), image.glob("/var/log/assemble*"));
+    }
+  }
+
+  @Test
+  void finish() throws IOException {
+    // A clean unmount: the root file system's state is "clean", so first boot needs no fsck.
+    String device = worker.os().root();
+    String header = worker.command(List.of("dumpe2fs", "-h", device));
+    String state = header.lines().filter(l -> l.startsWith("Filesystem state:"))
+        .map(l -> l.substring("Filesystem state:".length()).trim()).findFirst().orElse(header);
+    assertEquals("clean", state);
+  }
+}

@@ -1,0 +1,178 @@
+package io.hypervisor.assembler.steps;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.hypervisor.assembler.content.ContentStore;
+import io.hypervisor.assembler.events.EventSink;
+import io.hypervisor.assembler.model.Digest;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Each step against a directory-backed image: what it writes, removes and asks the image to run. */
+class StepsTest {
+  @TempDir
+  Path tmp;
+  DirectorySession image;
+
+  @BeforeEach
+  void tree() throws IOException {
+    image = new DirectorySession(tmp.resolve("root"));
+    Files.createDirectories(image.root);
+  }
+
+  void file(String path, String content) throws IOException {
+    image.write(path, content.getBytes(StandardCharsets.UTF_8), 0644);
+  }
+
+  String text(String path) throws IOException {
+    byte[] b = image.read(path);
+    return b == null ? null : new String(b, StandardCharsets.UTF_8);
+  }
+
+  @Test
+  void servicesAreEnabledDisabledAndMaskedAsSystemctlWould() throws IOException {
+    file("/lib/systemd/system/containerd.service", "[Unit]\nDescription=containerd\n[Install]\nWantedBy=multi-user.target\n");
+    file("/lib/systemd/system/kubelet.service", "[Service]\nExecStart=/usr/bin/kubelet\n[Install]\nWantedBy=multi-user.target\n");
+    file("/lib/systemd/system/qemu-guest-agent.service", "[Unit]\nBindsTo=dev-virtio\\x2dports-org.qemu.guest_agent.0.device\n");
+    // kubelet's postinst enabled it, as deb-systemd-helper does
+    image.symlink("/lib/systemd/system/kubelet.service", "/etc/systemd/system/multi-user.target.wants/kubelet.service");
+    String summary = new ServicesStep(new ServicesStep.Options(List.of("containerd.service", "qemu-guest-agent.service"),
+        List.of("kubelet.service"), List.of("swap.target"))).apply(image, EventSink.NONE);
+    assertEquals("/lib/systemd/system/containerd.service",
+        image.readlink("/etc/systemd/system/multi-user.target.wants/containerd.service"));
+    assertEquals(Units.State.ENABLED, Units.state(image, "containerd.service"));
+    assertEquals(Units.State.DISABLED, Units.state(image, "kubelet.service"));
+    assertEquals(Units.State.STATIC, Units.state(image, "qemu-guest-agent.service"));
+    assertEquals(Units.State.MASKED, Units.state(image, "swap.target"));
+    assertEquals("containerd.service enabled, qemu-guest-agent.service static, kubelet.service disabled, "
+        + "swap.target masked", summary);
+    IOException e = assertThrows(IOException.class, () -> Units.enable(image, "nope.service"));
+    assertTrue(e.getMessage().contains("no such unit"), e.getMessage());
+  }
+
+  @Test
+  void swapEntriesAndFilesGoAndZramIsDisabled() throws IOException {
+    file("/etc/fstab", "# <file system> <mount point> <type>\nUUID=abc / ext4 rw 0 1\n/swapfile none swap sw 0 0\n"
+        + "UUID=def none swap sw 0 0\n");
+    file("/swapfile", "x");
+    file("/usr/lib/systemd/zram-generator.conf", "[zram0]\n");
+    String s = new SwapStep(new SwapStep.Options(true)).apply(image, EventSink.NONE);
+    assertEquals("# <file system> <mount point> <type>\nUUID=abc / ext4 rw 0 1\n", text("/etc/fstab"));
+    assertFalse(image.exists("/swapfile"));
+    assertEquals("", text("/etc/systemd/zram-generator.conf"));
+    assertEquals("/dev/null", image.readlink("/etc/systemd/system/swap.target"));
+    assertTrue(s.startsWith("removed /swapfile, removed UUID=def, swap.target masked"), s);
+  }
+
+  @Test
+  void selinuxPermissiveFirewalldMaskedRelabelAtBoot() throws IOException {
+    file("/etc/selinux/config", "# comment\nSELINUX=enforcing\nSELINUXTYPE=targeted\n");
+    file("/usr/lib/systemd/system/firewalld.service", "[Install]\nWantedBy=multi-user.target\nAlias=dbus-org.fedoraproject.FirewallD1.service\n");
+    image.symlink("/usr/lib/systemd/system/firewalld.service", "/etc/systemd/system/multi-user.target.wants/firewalld.service");
+    image.symlink("/usr/lib/systemd/system/firewalld.service", "/etc/systemd/system/dbus-org.fedoraproject.FirewallD1.service");
+    new SelinuxStep(new SelinuxStep.Options("permissive")).apply(image, EventSink.NONE);
+    new SelinuxRelabelStep(new SelinuxRelabelStep.Options()).apply(image, EventSink.NONE);
+    assertEquals("# comment\nSELINUX=permissive\nSELINUXTYPE=targeted\n", text("/etc/selinux/config"));
+    assertEquals(Units.State.MASKED, Units.state(image, "firewalld.service"));
+    assertNull(image.readlink("/etc/systemd/system/multi-user.target.wants/firewalld.service"));
+    assertNull(image.readlink("/etc/systemd/system/dbus-org.fedoraproject.FirewallD1.service"));
+    assertTrue(image.exists("/.autorelabel"));
+  }
+
+  @Test
+  void cleanupLeavesNoIdentityStateOrClusterMaterial() throws IOException {
+    for (String f : List.of("/etc/ssh/ssh_host_ed25519_key", "/etc/ssh/ssh_host_ed25519_key.pub", "/var/lib/cloud/instance/x",
+        "/var/lib/cloud/seed/nocloud/user-data", "/var/lib/dhcp/dhclient.eth0.leases", "/root/.bash_history", "/tmp/x",
+        "/tmp/.hidden", "/var/tmp/y", "/etc/kubernetes/pki/ca.crt", "/etc/kubernetes/admin.conf", "/root/.kube/config",
+        "/etc/cni/net.d/10-cilium.conflist", "/etc/hypervisor.io/cluster.json", "/var/cache/assemble/packages/000_a.deb",
+        "/usr/sbin/policy-rc.d", "/var/cache/apt/archives/a.deb", "/var/log/journal/abc/system.journal")) {
+      file(f, "secret");
+    }
+    file("/etc/machine-id", "0123456789abcdef0123456789abcdef\n");
+    file("/var/log/syslog", "lots");
+    file("/var/log/apt/history.log", "apt");
+    file("/etc/ssh/sshd_config", "keep me");
+    new CleanupStep(new CleanupStep.Options(List.of())).apply(image, EventSink.NONE);
+    for (String f : List.of("/etc/ssh/ssh_host_ed25519_key", "/var/lib/cloud/instance", "/var/lib/cloud/seed",
+        "/var/lib/dhcp/dhclient.eth0.leases", "/root/.bash_history", "/tmp/x", "/tmp/.hidden", "/var/tmp/y",
+        "/etc/kubernetes/pki", "/etc/kubernetes/admin.conf", "/root/.kube", "/etc/cni/net.d/10-cilium.conflist",
+        "/etc/hypervisor.io/cluster.json", "/var/cache/assemble", "/usr/sbin/policy-rc.d", "/var/cache/apt/archives/a.deb",
+        "/var/log/journal/abc")) {
+      assertFalse(image.exists(f), f);
+    }
+    assertEquals("", text("/etc/machine-id"));
+    assertEquals("", text("/var/log/syslog"));
+    assertEquals("", text("/var/log/apt/history.log"));
+    assertEquals("keep me", text("/etc/ssh/sshd_config"));
+    assertTrue(image.exists("/var/lib/cloud"), "the directory stays, its content goes");
+  }
+
+  @Test
+  void packagesGoInAsOneTarAndInstallOfflineWithServicesHeldBack() throws IOException {
+    ContentStore store = ContentStore.open(tmp.resolve("cas"));
+    Digest a = store.put("deb-a".getBytes(StandardCharsets.UTF_8));
+    Digest b = store.put("deb-b".getBytes(StandardCharsets.UTF_8));
+    PackagesStep step = new PackagesStep(new PackagesStep.Options("apt", List.of(
+        new PackagesStep.PackageFile("containerd", "1.6.20~ds1-1+deb12u1", a, 5),
+        new PackagesStep.PackageFile("kubelet", "1.34.2-1.1", b, 5)), List.of("kubelet", "kubeadm", "kubectl")), store);
+    // The files arrive before the script runs; the script removes them, so capture them at run time.
+    String summary = step.apply(new DirectorySession(image.root) {
+      @Override
+      public void run(String what, String script) {
+        try {
+          assertEquals("deb-a", Files.readString(at(PackagesStep.DIR + "/000_containerd.deb")));
+          assertEquals("deb-b", Files.readString(at(PackagesStep.DIR + "/001_kubelet.deb")));
+        } catch (IOException e) {
+          throw new AssertionError(e);
+        }
+        image.scripts.add(script);
+      }
+    }, EventSink.NONE);
+    String script = image.scripts.get(0);
+    assertTrue(script.contains("apt-get install -y -q --no-install-recommends"), script);
+    assertTrue(script.indexOf("policy-rc.d") < script.indexOf("apt-get install"), script);
+    assertTrue(script.contains("apt-mark hold kubelet kubeadm kubectl"), script);
+    assertTrue(script.contains("rm -rf /var/cache/assemble"), script);
+    assertEquals("2 packages, 0 MiB", summary);
+  }
+
+  @Test
+  void cloudInitRefusesABaseWhoseLaterFileWouldOverrideTheDatasources() throws IOException {
+    file("/etc/cloud/cloud.cfg.d/90_dpkg.cfg", "datasource_list: [ NoCloud, OpenStack, None ]\n");
+    ImageFile ours = ImageFile.text("/etc/cloud/cloud.cfg.d/99_node_datasource.cfg", 0644,
+        "datasource_list: [ NoCloud, ConfigDrive, None ]\n");
+    new CloudInitStep(new CloudInitStep.Options(List.of(ours))).apply(image, EventSink.NONE);
+    assertEquals(ours.text(), text(ours.path()));
+    file("/etc/cloud/cloud.cfg.d/99_zz_vendor.cfg", "datasource_list: [ Ec2 ]\n");
+    IOException e = assertThrows(IOException.class,
+        () -> new CloudInitStep(new CloudInitStep.Options(List.of(ours))).apply(image, EventSink.NONE));
+    assertTrue(e.getMessage().contains("99_zz_vendor.cfg sorts after"), e.getMessage());
+  }
+
+  @Test
+  void containerdConfigNeedsContainerdAndFileStepsWriteTheirFiles() throws IOException {
+    ImageFile cfg = ImageFile.text("/etc/containerd/config.toml", 0644, "version = 2\n");
+    IOException e = assertThrows(IOException.class,
+        () -> new ContainerdConfigStep(new ContainerdConfigStep.Options(List.of(cfg))).apply(image, EventSink.NONE));
+    assertTrue(e.getMessage().contains("containerd is not installed"), e.getMessage());
+    file("/usr/bin/containerd", "");
+    new ContainerdConfigStep(new ContainerdConfigStep.Options(List.of(cfg))).apply(image, EventSink.NONE);
+    assertEquals("version = 2\n", text("/etc/containerd/config.toml"));
+    new KernelStep(new KernelStep.Options(List.of(ImageFile.text("/etc/modules-load.d/k8s.conf", 0644, "overlay\n"))))
+        .apply(image, EventSink.NONE);
+    assertEquals("overlay\n", text("/etc/modules-load.d/k8s.conf"));
+    new RepositoriesStep(new RepositoriesStep.Options(List.of(new ImageFile("/etc/apt/keyrings/k.gpg", 0644,
+        new byte[] {(byte) 0x99, 1})))).apply(image, EventSink.NONE);
+    assertEquals(2, image.read("/etc/apt/keyrings/k.gpg").length);
+  }
+}
