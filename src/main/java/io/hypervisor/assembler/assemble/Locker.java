@@ -3,6 +3,7 @@ package io.hypervisor.assembler.assemble;
 import io.hypervisor.assembler.content.ContentStore;
 import io.hypervisor.assembler.events.EventSink;
 import io.hypervisor.assembler.fetch.Fetcher;
+import io.hypervisor.assembler.fetch.ImageArchives;
 import io.hypervisor.assembler.guestfs.GuestfsSession;
 import io.hypervisor.assembler.guestfs.HostProbe;
 import io.hypervisor.assembler.guestfs.ImageSession;
@@ -85,6 +86,14 @@ public final class Locker {
 
   /** Resolves the plan against its base image (read through one read-only appliance); writes nothing. */
   public Lock lock(Plan plan) {
+    return resolve(plan).lock();
+  }
+
+  /** A lock with what it was made from: the image's package configuration (a snapshot) and the base. */
+  public record Resolved(Lock lock, ImageFiles config, Fetcher fetcher, Fetcher.Base base) {}
+
+  /** The lock and its inputs, for callers that go on to fetch (the air-gap bundle). */
+  public Resolved resolve(Plan plan) {
     List<String> problems = new ArrayList<>();
     plan.warnings().stream().filter(w -> w.severity() == io.hypervisor.assembler.model.Problem.Severity.ERROR)
         .forEach(w -> problems.add(w.render()));
@@ -102,7 +111,9 @@ public final class Locker {
         image = imagePackages(session, plan);
         config = snapshot(image.files(), plan);
       }
-      return lock(plan, new ImagePackages(config, image.installed(), image.installedDigest()), fetcher, base.digest());
+      Lock lock = lock(plan, new ImagePackages(config, image.installed(), image.installedDigest()), fetcher,
+          base.digest());
+      return new Resolved(lock, config, fetcher, base);
     } catch (IOException e) {
       throw AssemblerException.failed("locking " + plan.name() + ": " + e.getMessage(),
           "check the base image and the repositories' reachability; --debug shows the cause");
@@ -251,21 +262,38 @@ public final class Locker {
     return s.image() ? Source.DISTRO : s.name();
   }
 
-  /** Every image reference resolved to the digest its registry (or mirror) serves now. */
+  /**
+   * Every image reference resolved to a digest: what a pre-fetched archive of the plan holds for
+   * it (verified as it is read), else what its registry (or mirror) serves now.
+   */
   List<Lock.Image> resolveImages(Plan plan) throws IOException {
     if (plan.images().isEmpty()) {
       return List.of();
     }
     List<Lock.Image> out = new ArrayList<>();
+    RegistrySource registry = null;
     try (EventSink.Step step = events.step("resolve images", plan.images().size() + " references");
-        RegistrySource src = new RegistrySource(Fetcher.hosts(plan), CredentialStore.fromEnvironment(environment),
-            httpSettings, events, environment)) {
+        ImageArchives archives = ImageArchives.open(plan.imageArchives().stream().map(Path::of).toList(),
+            ContentStore.open(settings.cacheDir()), events)) {
       for (Plan.PlannedImage i : plan.images()) {
-        out.add(new Lock.Image(i.ref(), src.resolve(ImageRef.parse(i.ref())).digest().toString()));
+        ImageRef ref = ImageRef.parse(i.ref());
+        io.hypervisor.assembler.oci.ImageSource archive = archives.find(i.ref());
+        if (archive != null) {
+          out.add(new Lock.Image(i.ref(), archive.resolve(ref).digest().toString()));
+          continue;
+        }
+        if (registry == null) {
+          registry = new RegistrySource(Fetcher.hosts(plan), CredentialStore.fromEnvironment(environment),
+              httpSettings, events, environment);
+        }
+        out.add(new Lock.Image(i.ref(), registry.resolve(ref).digest().toString()));
       }
       step.ok(out.size() + " digests");
+    } finally {
+      if (registry != null) {
+        registry.close();
+      }
     }
     return out;
   }
-
 }

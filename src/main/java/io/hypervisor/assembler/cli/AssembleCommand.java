@@ -1,9 +1,11 @@
 package io.hypervisor.assembler.cli;
 
 import io.hypervisor.assembler.assemble.Assembler;
+import io.hypervisor.assembler.assemble.Bundler;
 import io.hypervisor.assembler.assemble.Settings;
 import io.hypervisor.assembler.events.EventSink;
 import io.hypervisor.assembler.model.Accelerator;
+import io.hypervisor.assembler.model.AssemblerException;
 import io.hypervisor.assembler.model.Problem;
 import io.hypervisor.assembler.plan.KubernetesBom;
 import io.hypervisor.assembler.plan.Plan;
@@ -28,10 +30,12 @@ import picocli.CommandLine.ScopeType;
             + "libguestfs appliance, apply the steps, write the compressed qcow2 and its catalogue "
             + "manifest, and verify the written image before reporting success."},
     subcommands = {PlanCommand.class, ImagesCommand.class, VerifyCommand.class, DoctorCommand.class,
-        PullCommand.class, InspectCommand.class, CacheCommand.class, SeedCommand.class},
+        PullCommand.class, InspectCommand.class, CacheCommand.class, SeedCommand.class, FetchCommand.class,
+        BundleCommand.class},
     footer = {"", "Examples:",
         "  assemble recipes/recipe-1.34-worker.yaml",
         "  assemble recipes/recipe-1.34-worker.yaml --lock recipe-1.34-worker.lock.json",
+        "  assemble recipes/recipe-1.34-worker.yaml --bundle site-worker.tar --trust-key release-key.pub.asc",
         "  assemble verify out/hks-worker-1.34.2.qcow2 --recipe recipes/recipe-1.34-worker.yaml",
         "  assemble plan recipes/recipe-1.34-cp.yaml --json",
         "  assemble images --kubernetes-version 1.34.2 --role worker --cni cilium",
@@ -81,6 +85,22 @@ final class AssembleCommand implements Callable<Integer> {
           + "with --lock after an earlier build or fetch); what is missing is named.")
   boolean offline;
 
+  @Option(names = "--images-dir", paramLabel = "DIR", scope = ScopeType.INHERIT,
+      description = "Pre-fetched image tarballs (OCI layout, docker save, ctr export; any mix): each planned image "
+          + "found in one by name is taken from it, verified, instead of from a registry; added to the recipe's "
+          + "images.archives. Says which image came from which file and which files matched nothing.")
+  Path imagesDir;
+
+  @Option(names = "--bundle", paramLabel = "FILE",
+      description = "Build from this bundle (assemble fetch on a connected host) with no network at all: it is "
+          + "checked and imported first, and refused with every missing or bad file listed; implies --offline and "
+          + "follows the bundle's lock.")
+  Path bundle;
+
+  @Option(names = "--trust-key", paramLabel = "FILE",
+      description = "With --bundle: require a good signature by this OpenPGP public key.")
+  Path trustKey;
+
   @Option(names = "--debug", scope = ScopeType.INHERIT,
       description = "Show debug events and stack traces.")
   boolean debug;
@@ -98,7 +118,25 @@ final class AssembleCommand implements Callable<Integer> {
       return ExitCodes.INPUT;
     }
     Plan plan = plan(recipe);
-    Assembler.Result r = new Assembler(settings(), events()).build(plan, new Assembler.Options(lockFile, writeLock));
+    Path lock = lockFile;
+    Settings settings = settings();
+    if (bundle != null) {
+      if (lockFile != null) {
+        throw AssemblerException.input("--bundle carries its own lock; leave out --lock", "use one of them");
+      }
+      settings = settings.withOffline(true);
+      byte[] key = null;
+      if (trustKey != null) {
+        try {
+          key = java.nio.file.Files.readAllBytes(trustKey);
+        } catch (java.io.IOException e) {
+          throw AssemblerException.input("cannot read the trusted key " + trustKey + ": " + e.getMessage(),
+              "give the public key the bundle was signed with");
+        }
+      }
+      lock = new Bundler(settings, events()).open(bundle, plan, key).lockFile();
+    }
+    Assembler.Result r = new Assembler(settings, events()).build(plan, new Assembler.Options(lock, writeLock));
     if (json) {
       Tables.json(out, "build", r.checks(), java.util.Map.of("image", r.image().toString(), "manifest",
           r.manifest().toString(), "sha256", r.sha256(), "size", r.size(), "timings", timings(r)));
@@ -142,6 +180,18 @@ final class AssembleCommand implements Callable<Integer> {
   Plan plan(Path file) {
     RecipeReader.Result r = reader().read(file);
     Plan plan = new Planner(KubernetesBom.load()).plan(r.recipe(), r.warnings());
+    if (imagesDir != null) {
+      try {
+        try (java.util.stream.Stream<Path> files = java.nio.file.Files.list(imagesDir)) {
+          plan = plan.withImageArchives(files.filter(java.nio.file.Files::isRegularFile)
+              .filter(p -> !p.getFileName().toString().startsWith(".")).sorted()
+              .map(p -> p.toAbsolutePath().toString()).toList());
+        }
+      } catch (java.io.IOException e) {
+        throw AssemblerException.input("cannot list --images-dir " + imagesDir + ": " + e.getMessage(),
+            "give a directory of image tarballs");
+      }
+    }
     EventSink ev = events();
     for (Problem w : plan.warnings()) {
       ev.warn(w.render());

@@ -47,6 +47,10 @@ import org.bouncycastle.openpgp.PGPPublicKeyRingCollection;
  * an offline build fails at the first thing that is really missing, naming it).
  */
 public final class Fetcher {
+  /** What to do on a connected host when an offline run lacks something. */
+  public static final String OFFLINE_HINT = "on a connected host run: assemble fetch RECIPE --bundle site.tar "
+      + "(add --with-base for a downloaded base image), then here: assemble RECIPE --bundle site.tar";
+
   /** The base image on disk, and its digest when it came through the store (or the recipe pinned it). */
   public record Base(Path path, Digest digest) {}
 
@@ -221,6 +225,11 @@ public final class Fetcher {
       };
     }
     List<Candidate> missing = files.stream().filter(c -> !store.contains(Digest.ofSha256Hex(c.sha256()))).toList();
+    if (!missing.isEmpty() && httpSettings.offline()) {
+      throw AssemblerException.input("network access refused: this run is offline, and " + missing.size()
+          + " package files are not in the content store: " + String.join(", ", missing.stream()
+              .map(c -> c.name() + " " + c.version()).toList()), OFFLINE_HINT);
+    }
     if (missing.isEmpty() && check == null) {
       events.info("all " + files.size() + " packages are in the content store");
       return;
@@ -229,16 +238,23 @@ public final class Fetcher {
     new Downloads(missing.isEmpty() ? null : http(), store, events).packages(files, check);
   }
 
-  /** The plan's images for its platform, each pinned to the lock's digest when there is one. */
+  /**
+   * The plan's images for its platform, each pinned to the lock's digest when there is one: from
+   * the content store when complete there, else from the plan's image archives (matched by name),
+   * else from the registry. Offline, every image found nowhere is named at once.
+   */
   public List<ImageRecord> images(Plan plan, Lock lock) throws IOException {
     Map<String, String> pinned = new LinkedHashMap<>();
     if (lock != null) {
       lock.images().forEach(i -> pinned.put(i.ref(), i.digest()));
     }
     List<ImageRecord> out = new ArrayList<>();
+    List<String> missing = new ArrayList<>();
     Platform platform = Platform.parse(plan.base().platform());
     ImageSource registry = null;
-    try (Puller puller = new Puller(store, 4, true); StoreSource local = new StoreSource(store)) {
+    try (Puller puller = new Puller(store, 4, true); StoreSource local = new StoreSource(store);
+        ImageArchives archives = ImageArchives.open(plan.imageArchives().stream().map(Path::of).toList(), store,
+            events)) {
       for (Plan.PlannedImage i : plan.images()) {
         String digest = pinned.get(i.ref());
         if (lock != null && digest == null) {
@@ -247,12 +263,24 @@ public final class Fetcher {
         ImageRef ref = ImageRef.parse(digest == null ? i.ref() : i.ref() + "@" + digest);
         try (EventSink.Step step = events.step("pull " + i.ref(), digest)) {
           ImageRecord r = null;
+          String from = "";
           if (digest != null) {
             try {
               r = puller.pull(local, ref, List.of(platform));
+              from = " (content store)";
             } catch (IOException e) {
               events.debug(i.ref() + " is not complete in the content store (" + e.getMessage() + "): pulling it");
             }
+          }
+          ImageSource archive = r == null ? archives.find(i.ref()) : null;
+          if (archive != null) {
+            r = puller.pull(archive, ref, List.of(platform));
+            from = " from " + archive.describe();
+          }
+          if (r == null && httpSettings.offline()) {
+            missing.add(i.ref());
+            step.ok("missing");
+            continue;
           }
           if (r == null) {
             if (registry == null) {
@@ -261,8 +289,11 @@ public final class Fetcher {
             r = puller.pull(registry, ref, List.of(platform));
           }
           out.add(r);
-          step.ok(r.target().digest().shortHex());
+          step.ok(r.target().digest().shortHex() + from);
         }
+      }
+      for (Path unused : archives.unmatched(plan.images().stream().map(Plan.PlannedImage::ref).toList())) {
+        events.warn("the image archive " + unused + " holds none of the plan's images");
       }
     } catch (IOException e) {
       throw e;
@@ -273,13 +304,18 @@ public final class Fetcher {
         registry.close();
       }
     }
+    if (!missing.isEmpty()) {
+      throw AssemblerException.input("network access refused: this run is offline, and " + missing.size()
+          + " images are in neither the content store nor an image archive: " + String.join(", ", missing),
+          OFFLINE_HINT + " (or give their tarballs with --images-dir DIR)");
+    }
     return out;
   }
 
   private ImageSource registry(Plan plan) throws IOException {
     if (httpSettings.offline()) {
       throw AssemblerException.input("network access refused: this run is offline, and an image is missing from "
-          + "the content store", "fetch on a connected host first");
+          + "the content store", OFFLINE_HINT);
     }
     return new RegistrySource(hosts(plan), CredentialStore.fromEnvironment(environment), httpSettings, events,
         environment);

@@ -122,6 +122,42 @@ public final class Signatures {
     return ring.getEncoded();
   }
 
+  /**
+   * A detached, armored, binary-mode signature over {@code data} by the first signing-capable key
+   * of an OpenPGP secret key block (armored or binary, as {@code gpg --export-secret-keys} writes
+   * it), unlocked with {@code passphrase} (empty for an unprotected key). SHA-256.
+   */
+  public static byte[] sign(byte[] data, byte[] secretKeys, char[] passphrase, String what) throws IOException {
+    try {
+      org.bouncycastle.openpgp.PGPSecretKeyRingCollection rings = new org.bouncycastle.openpgp.PGPSecretKeyRingCollection(
+          PGPUtil.getDecoderStream(new ByteArrayInputStream(secretKeys)), new BcKeyFingerprintCalculator());
+      for (Iterator<org.bouncycastle.openpgp.PGPSecretKeyRing> r = rings.getKeyRings(); r.hasNext(); ) {
+        for (Iterator<org.bouncycastle.openpgp.PGPSecretKey> k = r.next().getSecretKeys(); k.hasNext(); ) {
+          org.bouncycastle.openpgp.PGPSecretKey key = k.next();
+          if (!key.isSigningKey() || key.isPrivateKeyEmpty()) {
+            continue;
+          }
+          org.bouncycastle.openpgp.PGPPrivateKey priv = key.extractPrivateKey(
+              new org.bouncycastle.openpgp.operator.bc.BcPBESecretKeyDecryptorBuilder(
+                  new org.bouncycastle.openpgp.operator.bc.BcPGPDigestCalculatorProvider()).build(passphrase));
+          org.bouncycastle.openpgp.PGPSignatureGenerator gen = new org.bouncycastle.openpgp.PGPSignatureGenerator(
+              new org.bouncycastle.openpgp.operator.bc.BcPGPContentSignerBuilder(
+                  key.getPublicKey().getAlgorithm(), HashAlgorithmTags.SHA256));
+          gen.init(PGPSignature.BINARY_DOCUMENT, priv);
+          gen.update(data);
+          ByteArrayOutputStream out = new ByteArrayOutputStream();
+          try (ArmoredOutputStream a = new ArmoredOutputStream(out)) {
+            gen.generate().encode(a);
+          }
+          return out.toByteArray();
+        }
+      }
+      throw new IOException("the secret key block has no signing key with its secret part");
+    } catch (PGPException e) {
+      throw new IOException("cannot sign " + what + ": " + e.getMessage() + " (wrong passphrase?)", e);
+    }
+  }
+
   /** Verifies a detached signature (armored or binary) over {@code data}. */
   public static void verifyDetached(byte[] data, byte[] signature, PGPPublicKeyRingCollection keys, String what)
       throws IOException {

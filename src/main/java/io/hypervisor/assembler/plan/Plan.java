@@ -26,6 +26,7 @@ public record Plan(
     long diskBytes,
     Output output,
     Catalogue catalogue,
+    List<String> imageArchives,
     List<Problem> warnings) {
 
   public static final int FORMAT_VERSION = 1;
@@ -38,7 +39,16 @@ public record Plan(
     mirrors = Map.copyOf(new java.util.TreeMap<>(mirrors));
     files = List.copyOf(files);
     steps = List.copyOf(steps);
+    imageArchives = imageArchives == null ? List.of() : List.copyOf(imageArchives);
     warnings = List.copyOf(warnings);
+  }
+
+  /** The same plan with more pre-fetched image archives (e.g. the files of --images-dir). */
+  public Plan withImageArchives(List<String> more) {
+    List<String> all = new java.util.ArrayList<>(imageArchives);
+    more.stream().filter(m -> !all.contains(m)).forEach(all::add);
+    return new Plan(formatVersion, name, recipeFiles, base, kubernetes, containerd, repositories, packages, images,
+        mirrors, files, units, steps, diskBytes, output, catalogue, all, warnings);
   }
 
   /** The base cloud image and what it must turn out to be. */

@@ -84,6 +84,9 @@ public final class PlanPrinter {
     line(b, "mask", String.join(" ", p.units().mask()));
     b.append("\nsteps\n  ").append(String.join(" -> ", p.steps())).append('\n');
     b.append("\noutput\n");
+    for (String a : p.imageArchives()) {
+      line(b, "image archive", a);
+    }
     line(b, "disk", (p.diskBytes() >> 30) + " GiB virtual");
     line(b, "file", p.output().path() + " (" + p.output().format() + ", " + p.output().compression() + ")");
     Plan.Catalogue cat = p.catalogue();

@@ -137,7 +137,8 @@ public final class Planner {
         cniVersion, bomPatch);
     return new Plan(Plan.FORMAT_VERSION, name, r.sources().stream().map(Object::toString).toList(),
         base, kube, containerd, repositories, packages, images, mirrors, files, units, steps, disk,
-        output, catalogue, problems.stream().filter(p -> !p.isError()).toList());
+        output, catalogue, r.images().archives().stream().map(a -> a.toAbsolutePath().toString()).toList(),
+        problems.stream().filter(p -> !p.isError()).toList());
   }
 
   private Plan.Containerd containerd(Recipe r, KubernetesBom.Minor m, Distro distro, String pause,

@@ -12,21 +12,12 @@ import io.hypervisor.assembler.testworld.BuiltImages.Built;
 import io.hypervisor.assembler.testworld.Fixtures;
 import io.hypervisor.assembler.testworld.Guests;
 import io.hypervisor.assembler.testworld.Tools;
-import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.InputStream;
-import java.io.InputStreamReader;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
-import java.time.Instant;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
 import java.util.TreeSet;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
@@ -35,8 +26,8 @@ import org.junit.jupiter.api.Test;
  * {@code assemble RECIPE} end to end on the test world, through the CLI: worker and control-plane
  * images build, verify (the build's own verify and a fresh {@code assemble verify}), carry the
  * catalogue manifest of what went in; verify on the untouched base fails and names what is
- * missing; a build killed during the package step leaves no output, and the next one, from the
- * warm cache with every server gone, succeeds.
+ * missing. (A build killed during the package step, and the next one with no network at all:
+ * BundleIT.)
  */
 @Tag("integration")
 class BuildCliIT {
@@ -121,81 +112,6 @@ class BuildCliIT {
     }
     assertTrue(v.out().contains("checks failed"), v.out());
     assertEquals(before, Digest.sha256(Files.readAllBytes(base)), "verify never writes");
-  }
-
-  /**
-   * SIGKILL in the middle of the package step (no shutdown hook runs): no output, and the
-   * appliance goes with the process. The next build, from the lock and the warm cache with the
-   * recipe's servers gone, does no network work, sweeps the dead build's work directory and
-   * produces the same bill of materials.
-   */
-  @Test
-  void aBuildKilledDuringPackagesLeavesNoOutputAndTheNextOneNeedsNoNetwork() throws Exception {
-    Built w = BuiltImages.get("worker");
-    assertEquals(0, w.code(), w.out() + w.err());
-    Path image = w.image().resolveSibling("again.qcow2");
-    List<String> args = List.of("--cache", w.cache().toString(), "--work", w.work().toString(), "--accel",
-        Guests.accelerator().toString(), w.recipe().toString(), "--lock", w.lock().toString(),
-        "--set", "output.path=" + image);
-    List<String> java = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-        "-cp", System.getProperty("java.class.path"), "-Djava.library.path=" + System.getProperty("java.library.path"),
-        Main.class.getName()));
-    java.addAll(args);
-    Process p = new ProcessBuilder(java).redirectErrorStream(true).start();
-    List<ProcessHandle> children = new ArrayList<>();
-    StringBuilder console = new StringBuilder();
-    try {
-      CompletableFuture<Boolean> inPackages = new CompletableFuture<>();
-      Thread reader = new Thread(() -> drain(p.getInputStream(), "==> packages", console, inPackages));
-      reader.setDaemon(true);
-      reader.start();
-      assertTrue(inPackages.get(10, TimeUnit.MINUTES), "the build reached the package step: " + console);
-      Thread.sleep(15_000); // well into apt-get inside the appliance
-      assertTrue(p.isAlive(), console.toString());
-      p.descendants().forEach(children::add);
-      assertFalse(children.isEmpty(), "the appliance runs as a child of the build");
-      Tools.run(List.of("kill", "-KILL", Long.toString(p.pid()))).ok();
-      assertTrue(p.waitFor(30, TimeUnit.SECONDS));
-      Instant deadline = Instant.now().plus(Duration.ofSeconds(60));
-      while (children.stream().anyMatch(ProcessHandle::isAlive) && Instant.now().isBefore(deadline)) {
-        Thread.sleep(500);
-      }
-      assertTrue(children.stream().noneMatch(ProcessHandle::isAlive),
-          "libguestfs' recovery process stops the appliance of a killed build");
-    } finally {
-      p.destroyForcibly();
-      children.forEach(ProcessHandle::destroyForcibly);
-    }
-    assertFalse(Files.exists(image), "no output file after the kill");
-    assertFalse(Files.exists(image.resolveSibling("again.json")), "no manifest after the kill");
-    assertTrue(leftovers(w).contains("build-"), "the killed build's work directory is still there, for now");
-
-    // Again, from the warm cache: the recipe's apt repository and registry closed with the first build.
-    Built again = BuiltImages.run("worker", w.recipe(), image, w.lock(), args.toArray(String[]::new));
-    assertEquals(0, again.code(), again.out() + again.err());
-    assertTrue(again.err().contains("packages are in the content store"), again.err());
-    assertEquals(JSON.readTree(w.manifest().toFile()).get("packages"),
-        JSON.readTree(again.manifest().toFile()).get("packages"));
-    assertEquals(JSON.readTree(w.manifest().toFile()).get("images"), JSON.readTree(again.manifest().toFile()).get("images"));
-    assertEquals("", leftovers(again), "the dead build's work directory was swept");
-  }
-
-  /** Reads every line (so the child never blocks on a full pipe); completes {@code seen} at the first with {@code prefix}. */
-  private static void drain(InputStream in, String prefix, StringBuilder console, CompletableFuture<Boolean> seen) {
-    try (BufferedReader r = new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8))) {
-      for (String line = r.readLine(); line != null; line = r.readLine()) {
-        synchronized (console) {
-          console.append(line).append('\n');
-        }
-        if (line.startsWith(prefix)) {
-          seen.complete(true);
-        }
-      }
-    } catch (IOException e) {
-      // the process was killed
-    } finally {
-      seen.complete(false);
-    }
   }
 
   /** Partial outputs beside the image and work directories left by builds, one per line. */

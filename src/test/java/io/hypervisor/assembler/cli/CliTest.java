@@ -31,6 +31,19 @@ class CliTest {
   }
 
   @Test
+  void imagesDirAddsEveryTarballToThePlan(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir)
+      throws java.io.IOException {
+    java.nio.file.Files.writeString(dir.resolve("b.tar"), "");
+    java.nio.file.Files.writeString(dir.resolve("a.tar"), "");
+    java.nio.file.Files.writeString(dir.resolve(".partial"), "");
+    Run r = run("plan", "recipes/recipe-1.34-worker.yaml", "--images-dir", dir.toString());
+    assertEquals(0, r.code(), r.err());
+    int a = r.out().indexOf("image archive  " + dir.resolve("a.tar"));
+    assertTrue(a > 0 && r.out().indexOf("image archive  " + dir.resolve("b.tar")) > a, r.out());
+    assertTrue(!r.out().contains(".partial"), r.out());
+  }
+
+  @Test
   void planPrintsTheBillOfMaterials() {
     Run r = run("plan", "recipes/recipe-1.34-worker.yaml");
     assertEquals(0, r.code(), r.err());

@@ -42,7 +42,7 @@ public final class LayoutWriter {
     return img.target().withAnnotations(a);
   }
 
-  static byte[] indexJson(List<ImageRecord> images) throws IOException {
+  public static byte[] indexJson(List<ImageRecord> images) throws IOException {
     List<Wire.DescriptorJson> manifests = new ArrayList<>();
     for (ImageRecord i : images) {
       manifests.add(Wire.DescriptorJson.of(entry(i)));
@@ -69,12 +69,12 @@ public final class LayoutWriter {
     return Wire.write(out);
   }
 
-  static String blobPath(Descriptor d) {
+  public static String blobPath(Descriptor d) {
     return "blobs/" + d.digest().algorithm() + "/" + d.digest().encoded();
   }
 
   /** Every blob of the images, each once, in first-use order. */
-  static List<Descriptor> blobs(List<ImageRecord> images) {
+  public static List<Descriptor> blobs(List<ImageRecord> images) {
     Set<String> seen = new LinkedHashSet<>();
     List<Descriptor> out = new ArrayList<>();
     for (ImageRecord i : images) {
