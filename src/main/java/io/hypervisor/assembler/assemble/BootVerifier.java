@@ -44,7 +44,7 @@ public final class BootVerifier {
     }
   }
 
-  /** The checks in order (host side last), how long the node took to report, and where the console log went. */
+  /** The checks in order (host side last), how long the node took to report, and where the console log went (kept). */
   public record Result(List<Check> checks, Duration bootTime, Path consoleLog) {}
 
   private static final String CONSOLE = "/dev/ttyS0";
@@ -168,7 +168,8 @@ public final class BootVerifier {
       }
       synchronized (checks) {
         if (reported == -2) {
-          out.add(Check.fail("boot", "no complete report within " + o.timeout().toMinutes() + " min (" + checks.size()
+          out.add(Check.fail("boot", "no complete report within " + (o.timeout().toSeconds() % 60 == 0
+              ? o.timeout().toMinutes() + " min" : o.timeout().toSeconds() + " s") + " (" + checks.size()
               + " checks seen); console ends: " + last));
         } else if (reported == -1) {
           out.add(Check.fail("boot", "qemu exited (" + exit(p) + ") before the node reported; console ends: " + last));

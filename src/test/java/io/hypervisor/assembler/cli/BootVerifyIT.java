@@ -6,7 +6,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.hypervisor.assembler.assemble.BootVerifier;
+import io.hypervisor.assembler.assemble.Settings;
 import io.hypervisor.assembler.events.EventSink;
+import io.hypervisor.assembler.model.Check;
 import io.hypervisor.assembler.guestfs.GuestfsSession;
 import io.hypervisor.assembler.steps.ImageFile;
 import io.hypervisor.assembler.steps.KernelStep;
@@ -118,5 +121,21 @@ class BootVerifyIT {
     } finally {
       Files.deleteIfExists(broken);
     }
+  }
+
+  /** A node that does not report in time fails "boot" with the console's end, and nothing is left running. */
+  @Test
+  void aTimeoutKillsQemuAndRemovesTheOverlay() throws IOException {
+    Built w = BuiltImages.get("worker");
+    assertEquals(0, w.code(), w.out() + w.err());
+    Settings s = Settings.defaults(System.getenv()).withWorkDir(w.work()).withAccelerator(Guests.accelerator());
+    BootVerifier v = new BootVerifier(s, EventSink.NONE);
+    BootVerifier.Result r = v.verify(w.image(), io.hypervisor.assembler.cli.LockCliIT.plan(w.recipe()),
+        BootVerifier.Options.defaults(Guests.accelerator()).withTimeout(Duration.ofSeconds(20)));
+    Check boot = r.checks().get(0);
+    assertEquals(Check.Status.FAIL, boot.status(), r.checks().toString());
+    assertTrue(boot.detail().startsWith("no complete report within"), boot.detail());
+    assertEquals(Set.of(), leftovers(w), "qemu is gone and the boot overlay removed");
+    assertTrue(Files.size(r.consoleLog()) > 0, "the console so far is kept for diagnosis");
   }
 }

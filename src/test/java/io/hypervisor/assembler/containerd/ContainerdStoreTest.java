@@ -37,8 +37,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** containerd's schema as the specification and a real pull write it. */
-class ContainerdStoreTest {
-  static final Instant T = Instant.parse("2026-11-21T00:00:00Z");
+public class ContainerdStoreTest {
+  public static final Instant T = Instant.parse("2026-11-21T00:00:00Z");
 
   @TempDir
   Path dir;
@@ -60,9 +60,9 @@ class ContainerdStoreTest {
   }
 
   /** A store with the blobs of a synthetic multi-platform image (plus an attestation entry). */
-  record Fixture(ContentStore store, ImageRecord image) {}
+  public record Fixture(ContentStore store, ImageRecord image) {}
 
-  Fixture image(String ref, String salt, ContentStore store) throws IOException {
+  public static Fixture image(String ref, String salt, ContentStore store) throws IOException {
     Digest l0 = store.put(("shared base layer").getBytes(StandardCharsets.UTF_8));
     Digest l1 = store.put((ref + " own layer " + salt).getBytes(StandardCharsets.UTF_8));
     Digest cfg = store.put(("{\"os\":\"linux\",\"architecture\":\"amd64\",\"rootfs\":{\"diff_ids\":[1,2]},\"x\":\""

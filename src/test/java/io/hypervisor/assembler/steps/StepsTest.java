@@ -6,9 +6,13 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.hypervisor.assembler.containerd.ContainerdStore;
+import io.hypervisor.assembler.containerd.ContainerdStoreTest;
+import io.hypervisor.assembler.containerd.StoreOptions;
 import io.hypervisor.assembler.content.ContentStore;
 import io.hypervisor.assembler.events.EventSink;
 import io.hypervisor.assembler.model.Digest;
+import io.hypervisor.assembler.model.Platform;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -174,5 +178,33 @@ class StepsTest {
     new RepositoriesStep(new RepositoriesStep.Options(List.of(new ImageFile("/etc/apt/keyrings/k.gpg", 0644,
         new byte[] {(byte) 0x99, 1})))).apply(image, EventSink.NONE);
     assertEquals(2, image.read("/etc/apt/keyrings/k.gpg").length);
+  }
+
+  @Test
+  void imageStoreStreamsContainerdsTreeAndMergesAnExistingMetaDb() throws IOException {
+    ContentStore store = ContentStore.open(tmp.resolve("cas"));
+    ContainerdStoreTest.Fixture pause = ContainerdStoreTest.image("registry.k8s.io/pause:3.10.1", "a", store);
+    ContainerdStoreTest.Fixture dns = ContainerdStoreTest.image("registry.k8s.io/coredns/coredns:v1.12.1", "b", store);
+    StoreOptions o = StoreOptions.forContainerd("1.7", "registry.k8s.io/pause:3.10.1", Platform.LINUX_AMD64,
+        ContainerdStoreTest.T);
+    String first = new ImageStoreStep(new ImageStoreStep.Options(new ContainerdStore.Seed(List.of(pause.image()), o)),
+        store).apply(image, EventSink.NONE);
+    assertEquals("1 images, 0 MiB", first);
+    String meta = "/var/lib/containerd/" + ContainerdStore.METADATA + "/meta.db";
+    String blobs = "/var/lib/containerd/" + ContainerdStore.CONTENT + "/blobs/sha256/";
+    assertTrue(image.exists(blobs + pause.image().platforms().get(0).config().digest().encoded()));
+    // A base that already has images (or a second seeding) keeps them: the meta.db is merged.
+    String second = new ImageStoreStep(new ImageStoreStep.Options(new ContainerdStore.Seed(List.of(dns.image()), o)),
+        store).apply(image, EventSink.NONE);
+    assertTrue(second.endsWith("(merged)"), second);
+    List<String> names = ContainerdStore.read(image.read(meta), "k8s.io").images().stream()
+        .map(ContainerdStore.StoredImage::name).filter(n -> !n.startsWith("sha256:") && !n.contains("@")).toList();
+    assertEquals(List.of("registry.k8s.io/coredns/coredns:v1.12.1", "registry.k8s.io/pause:3.10.1"), names);
+  }
+
+  @Test
+  void finishTrims() throws IOException {
+    assertEquals("trimmed", new FinishStep(new FinishStep.Options()).apply(image, EventSink.NONE));
+    assertEquals(List.of("#fstrim"), image.scripts);
   }
 }
