@@ -327,14 +327,7 @@ public final class Assembler {
   private Result manifest(Plan plan, Lock lock, Path output, Path partial, List<Check> checks) throws IOException {
     String sha256;
     try (InputStream in = Files.newInputStream(partial)) {
-      java.security.MessageDigest md = java.security.MessageDigest.getInstance("SHA-256");
-      byte[] buf = new byte[1 << 20];
-      for (int n = in.read(buf); n >= 0; n = in.read(buf)) {
-        md.update(buf, 0, n);
-      }
-      sha256 = java.util.HexFormat.of().formatHex(md.digest());
-    } catch (java.security.NoSuchAlgorithmException e) {
-      throw new IllegalStateException(e);
+      sha256 = Digest.of("sha256", in).encoded();
     }
     long size = Files.size(partial);
     String containerd = lock.packages().stream().filter(p -> p.name().equals("containerd")
@@ -342,12 +335,9 @@ public final class Assembler {
     CatalogueManifest m = CatalogueManifest.of(plan, lock, output, QemuImg.virtualSize(partial), size, sha256,
         containerd);
     Path manifest = output.resolveSibling(output.getFileName().toString().replaceFirst("\\.qcow2$", "") + ".json");
-    // Both written whole beside their targets, then renamed: image first, so a manifest never
-    // describes an image that is not there.
-    Path manifestPartial = manifest.resolveSibling("." + manifest.getFileName() + ".partial");
-    m.write(manifestPartial);
+    // Image first, so a manifest never describes an image that is not there (write() is atomic itself).
     Files.move(partial, output, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-    Files.move(manifestPartial, manifest, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+    m.write(manifest);
     return new Result(output, manifest, sha256, size, checks, new LinkedHashMap<>(timings));
   }
 

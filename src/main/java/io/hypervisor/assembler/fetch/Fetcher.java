@@ -111,12 +111,7 @@ public final class Fetcher {
   }
 
   static Digest hash(InputStream in, String algorithm) throws IOException {
-    java.security.MessageDigest md = Digest.messageDigest(algorithm);
-    byte[] buf = new byte[1 << 20];
-    for (int n = in.read(buf); n >= 0; n = in.read(buf)) {
-      md.update(buf, 0, n);
-    }
-    return Digest.of(algorithm, md);
+    return Digest.of(algorithm, in);
   }
 
   /** The image's digest from a checksums file (SHA256SUMS, SHA512SUMS) whose detached signature verifies with the pinned key. */

@@ -54,6 +54,16 @@ public record Digest(String algorithm, String encoded) implements Comparable<Dig
     return new Digest(algorithm, HexFormat.of().formatHex(md.digest()));
   }
 
+  /** The digest of everything a stream holds (read to its end, not closed): large files without a buffer. */
+  public static Digest of(String algorithm, java.io.InputStream in) throws java.io.IOException {
+    MessageDigest md = messageDigest(algorithm);
+    byte[] buf = new byte[1 << 20];
+    for (int n = in.read(buf); n >= 0; n = in.read(buf)) {
+      md.update(buf, 0, n);
+    }
+    return of(algorithm, md);
+  }
+
   public static MessageDigest messageDigest(String algorithm) {
     try {
       return MessageDigest.getInstance(switch (algorithm) {
