@@ -96,7 +96,9 @@ public final class Bundler {
         items.add(Bundle.blob("image-blob", owner.get(d.digest()), d.digest(), d.size()));
       }
       if (withBase) {
-        items.add(Bundle.blob("base", plan.base().url(), r.base().digest(), Files.size(r.base().path())));
+        // Listed by sha256 like every bundle file, also when the base is pinned by SHA512SUMS.
+        Digest sha256 = store.alias(r.base().digest(), "sha256");
+        items.add(Bundle.blob("base", plan.base().url(), sha256, store.size(sha256)));
       }
       Bundle.Manifest m = new Bundle.Manifest(Bundle.FORMAT, plan.name(), items);
       byte[] signature = signKey == null ? null
@@ -150,7 +152,8 @@ public final class Bundler {
         if (!mismatch.isEmpty()) {
           problems.add("the bundle's lock does not answer this recipe: " + String.join("; ", mismatch));
         }
-        problems.addAll(coverage(lock, c.manifest()));
+        problems.addAll(baseAlias(lock, c.manifest(), store));
+        problems.addAll(coverage(lock, c.manifest(), store::contains));
       }
       if (!problems.isEmpty()) {
         throw AssemblerException.input("the bundle " + bundle + " cannot be used: " + String.join("; ", problems),
@@ -179,8 +182,11 @@ public final class Bundler {
     }
   }
 
-  /** What the lock needs that the bundle's manifest does not list: packages, keys, image roots. */
-  static List<String> coverage(Lock lock, Bundle.Manifest m) {
+  /**
+   * What the lock needs that the bundle's manifest does not list: packages, keys, image roots, and
+   * a downloaded base image unless the site's store already has it ({@code have}).
+   */
+  static List<String> coverage(Lock lock, Bundle.Manifest m, java.util.function.Predicate<Digest> have) {
     Set<String> listed = new LinkedHashSet<>();
     m.items().forEach(i -> listed.add(i.sha256()));
     List<String> missing = new ArrayList<>();
@@ -199,7 +205,32 @@ public final class Bundler {
         missing.add("missing image " + i.ref() + " (" + i.digest() + ")");
       }
     }
+    if (lock.base() != null && !listed.contains(Digest.parse(lock.base()).encoded())
+        && !have.test(Digest.parse(lock.base()))) {
+      missing.add("missing base image " + lock.base() + " (fetch with --with-base, or put it in the content store)");
+    }
     return missing;
+  }
+
+  /**
+   * Makes a bundled base image reachable under the lock's digest when that is not sha256 (a
+   * base pinned by SHA512SUMS travels as its sha256), checking that the two name the same bytes.
+   */
+  private static List<String> baseAlias(Lock lock, Bundle.Manifest m, ContentStore store) throws IOException {
+    if (lock.base() == null) {
+      return List.of();
+    }
+    Digest want = Digest.parse(lock.base());
+    for (Bundle.Item i : m.items()) {
+      Digest have = Digest.ofSha256Hex(i.sha256());
+      if (i.kind().equals("base") && !want.algorithm().equals("sha256") && store.contains(have)) {
+        Digest got = store.alias(have, want.algorithm());
+        if (!got.equals(want)) {
+          return List.of("bad base image " + i.name() + ": it is " + got + ", the lock wants " + want);
+        }
+      }
+    }
+    return List.of();
   }
 
   private static Bundle.SignatureCheck check(byte[] trustKey) throws IOException {

@@ -10,6 +10,7 @@ import java.nio.channels.FileLock;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.FileTime;
 import java.security.MessageDigest;
@@ -207,6 +208,34 @@ public final class ContentStore {
     } catch (DigestMismatchException e) {
       return false;
     }
+  }
+
+  /**
+   * The same blob under its digest in another algorithm, added as a hard link (no extra space; a
+   * copy where links are refused). A bundle lists every file by sha256 while a base image may be
+   * pinned by sha512, so both names must reach the one file.
+   */
+  public Digest alias(Digest d, String algorithm) throws IOException {
+    if (d.algorithm().equals(algorithm)) {
+      return d;
+    }
+    Digest other;
+    try (InputStream in = open(d)) {
+      other = Digest.of(algorithm, in);
+    }
+    Path target = path(other);
+    if (!Files.isRegularFile(target)) {
+      Files.createDirectories(target.getParent());
+      Path tmp = target.resolveSibling("." + other.encoded() + "." + ProcessHandle.current().pid() + ".link");
+      Files.deleteIfExists(tmp);
+      try {
+        Files.createLink(tmp, path(d));
+      } catch (IOException | UnsupportedOperationException e) {
+        Files.copy(path(d), tmp);
+      }
+      Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+    }
+    return other;
   }
 
   public void delete(Digest d) throws IOException {

@@ -10,6 +10,7 @@ import io.hypervisor.assembler.pkgrepo.TestKeys;
 import io.hypervisor.assembler.testworld.BuiltImages;
 import io.hypervisor.assembler.testworld.BuiltImages.Built;
 import io.hypervisor.assembler.testworld.Fixtures;
+import io.hypervisor.assembler.testworld.Gpg;
 import io.hypervisor.assembler.testworld.Guests;
 import io.hypervisor.assembler.testworld.StaticServer;
 import io.hypervisor.assembler.testworld.TestRecipes;
@@ -42,7 +43,8 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * The air-gap workflow on the test world: {@code assemble fetch} with the loopback registry and
  * repositories writes a signed bundle; {@code bundle ls|verify} read it; a build from it runs in
- * an empty network namespace ({@code unshare -n}) with a fresh cache and yields the same packages
+ * an empty network namespace ({@code unshare -n}) with a fresh cache, its base image (a download
+ * pinned by a signed SHA512SUMS) taken from the bundle, and yields the same packages
  * and image digests as the connected build; a bundle missing an image and a package, one with a
  * tampered blob and one checked against the wrong key are refused before any image is touched,
  * with every bad item named.
@@ -62,20 +64,41 @@ class BundleIT {
     Path trust = repos.resolve("apt/core:/stable:/v1.34/deb/Release.key");
     Path bundle = tmp.resolve("site.tar");
     Path recipe;
+    // The base image is a download pinned by a signed SHA512SUMS, as Debian publishes it, so the
+    // bundle must carry it (--with-base) under its sha256 and the site find it under its sha512.
+    Path baseSite = tmp.resolve("base-site");
+    Files.createDirectories(baseSite);
+    Path baseImage = Fixtures.part("base-image").resolve("debian-12-generic.qcow2");
+    Files.createSymbolicLink(baseSite.resolve("debian-12-generic.qcow2"), baseImage);
+    Files.writeString(baseSite.resolve("SHA512SUMS"),
+        Tools.run(List.of("sha512sum", "debian-12-generic.qcow2"), baseSite, 120).ok().out());
+    new Gpg(tmp.resolve("gnupg")).detachSign(Gpg.worldFingerprint(), baseSite.resolve("SHA512SUMS"),
+        baseSite.resolve("SHA512SUMS.sign"));
     try (TestRegistry registry = TestRegistry.builder().build().start();
-        StaticServer apt = new StaticServer(repos.resolve("apt"), "127.0.0.1")) {
+        StaticServer apt = new StaticServer(repos.resolve("apt"), "127.0.0.1");
+        StaticServer cloud = new StaticServer(baseSite, "127.0.0.1")) {
       recipe = TestRecipes.recipe(tmp.resolve("recipe"), "worker", apt.url(), registry.url(),
           tmp.resolve("out/site-worker.qcow2"), null);
+      String local = "  path: " + baseImage + "\n";
+      String text = Files.readString(recipe);
+      assertTrue(text.contains(local), text);
+      Files.writeString(recipe, text.replace(local, """
+            url: %s/debian-12-generic.qcow2
+            checksums:
+              url: %s/SHA512SUMS
+              signature: %s/SHA512SUMS.sign
+              key: {path: %s, fingerprint: %s}
+          """.formatted(cloud.url(), cloud.url(), cloud.url(), trust, Gpg.worldFingerprint())));
       CliTest.Run f = CliTest.run("--cache", tmp.resolve("connected-cache").toString(), "--accel",
-          Guests.accelerator().toString(), "fetch", recipe.toString(), "--bundle", bundle.toString(), "--sign-key",
-          repos.resolve("signing-key.asc").toString());
+          Guests.accelerator().toString(), "fetch", recipe.toString(), "--bundle", bundle.toString(), "--with-base",
+          "--sign-key", repos.resolve("signing-key.asc").toString());
       assertEquals(0, f.code(), f.out() + f.err());
       assertTrue(f.out().startsWith("wrote " + bundle), f.out());
     }
     CliTest.Run ls = CliTest.run("bundle", "ls", bundle.toString());
     assertEquals(0, ls.code(), ls.err());
     assertTrue(ls.out().contains("kubelet 1.34.2-1.1") && ls.out().contains("registry.k8s.io/pause:3.10.1")
-        && ls.out().contains(", signed"), ls.out());
+        && ls.out().contains("debian-12-generic.qcow2") && ls.out().contains(", signed"), ls.out());
     CliTest.Run verify = CliTest.run("bundle", "verify", bundle.toString(), "--trust-key", trust.toString());
     assertEquals(0, verify.code(), verify.out());
     // skopeo reads the images straight from the bundle, an OCI layout (ref.name is the tag, as containerd writes it)

@@ -50,6 +50,21 @@ class ContentStoreTest {
   }
 
   @Test
+  void anAliasNamesTheSameBytesUnderAnotherAlgorithm() throws IOException {
+    ContentStore s = ContentStore.open(dir);
+    byte[] data = random(70_000, 9);
+    Digest sha256 = s.put(data);
+    Digest sha512 = s.alias(sha256, "sha512");
+    assertEquals(Digest.of("sha512", new java.io.ByteArrayInputStream(data)), sha512);
+    assertArrayEquals(data, s.read(sha512));
+    assertEquals(sha256, s.alias(sha512, "sha256"), "and back, without a second file");
+    assertEquals(sha512, s.alias(sha256, "sha512"), "idempotent");
+    assertEquals(2, s.list().size(), "two names, no stray link files: " + s.list());
+    assertEquals(Files.readAttributes(s.path(sha256), "unix:ino"), Files.readAttributes(s.path(sha512), "unix:ino"),
+        "a hard link, no second copy");
+  }
+
+  @Test
   void wrongContentNeverGetsABlobName() throws IOException {
     ContentStore s = ContentStore.open(dir);
     byte[] data = random(1000, 2);
