@@ -92,7 +92,7 @@ public final class Fetcher {
       Digest want = Digest.ofSha256Hex(b.sha256());
       Digest got;
       try (InputStream in = Files.newInputStream(p)) {
-        got = hash(in, want.algorithm());
+        got = Digest.of(want.algorithm(), in);
       }
       if (!got.equals(want)) {
         throw new IOException("the base image " + p + " has " + got + ", not the recipe's " + want);
@@ -108,10 +108,6 @@ public final class Fetcher {
       }
     }
     return new Base(store.path(d), d);
-  }
-
-  static Digest hash(InputStream in, String algorithm) throws IOException {
-    return Digest.of(algorithm, in);
   }
 
   /** The image's digest from a checksums file (SHA256SUMS, SHA512SUMS) whose detached signature verifies with the pinned key. */
