@@ -15,6 +15,7 @@ import io.hypervisor.assembler.model.Digest;
 import io.hypervisor.assembler.model.Platform;
 import io.hypervisor.assembler.model.Problem;
 import io.hypervisor.assembler.oci.ImageRecord;
+import io.hypervisor.assembler.plan.ContainerdRelease;
 import io.hypervisor.assembler.plan.Lock;
 import io.hypervisor.assembler.plan.LockFile;
 import io.hypervisor.assembler.plan.Plan;
@@ -43,6 +44,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 
 /**
  * The main job, as an ordered list of named phases: base image, work overlay, one appliance
@@ -143,35 +145,39 @@ public final class Assembler {
     }
   }
 
-  private Result build(Plan plan, Lock given, Options o, ContentStore store, Path work, Path output, Path partial)
+  private Result build(Plan planned, Lock given, Options o, ContentStore store, Path work, Path output, Path partial)
       throws IOException {
     Fetcher fetcher = new Fetcher(store, http, environment, events);
-    Fetcher.Base base = timed("base", () -> fetcher.base(plan.base(), given));
+    Fetcher.Base base = timed("base", () -> fetcher.base(planned.base(), given));
     Path disk = work.resolve("disk.qcow2");
     timed("overlay", () -> {
       try (EventSink.Step s = events.step("overlay", base.path().getFileName().toString())) {
-        QemuImg.overlay(base.path(), DiskFormat.of(base.path()), disk, plan.diskBytes());
+        QemuImg.overlay(base.path(), DiskFormat.of(base.path()), disk, planned.diskBytes());
         s.ok((QemuImg.virtualSize(disk) >> 30) + " GiB virtual");
       }
       return null;
     });
     Accelerator accel = Locker.accelerator(settings, events);
     Lock lock;
+    Plan plan;
     try (GuestfsSession image = timed("launch", () -> GuestfsSession.open(GuestfsSession.Options.build(disk, accel,
-        settings.launchTimeout(), work, p -> Posix.mkfifo(p, 0600)), events))) {
-      checkOs(image, plan);
-      Locker.ImagePackages packages = Locker.imagePackages(image, plan);
-      lock = timed("lock", () -> lockFor(plan, given, packages, fetcher, base));
+        settings.launchTimeout(), work, p -> Posix.mkfifo(p, 0600)).withCpus(settings.guestCpus()), events))) {
+      checkOs(image, planned);
+      Locker.ImagePackages packages = Locker.imagePackages(image, planned);
+      Lock locked = timed("lock", () -> lockFor(planned, given, packages, fetcher, base));
       if (o.writeLock() != null) {
-        LockFile.write(lock, o.writeLock());
+        LockFile.write(locked, o.writeLock());
       }
-      Map<String, byte[]> keyFiles = timed("fetch", () -> fetcher.keyFiles(plan, lock));
+      Plan effective = installedContainerd(planned, locked, packages);
+      lock = locked;
+      plan = effective;
+      Map<String, byte[]> keyFiles = timed("fetch", () -> fetcher.keyFiles(effective, locked));
       timed("fetch", () -> {
-        fetcher.packages(lock, plan, packages.files(), keyFiles);
+        fetcher.packages(locked, effective, packages.files(), keyFiles);
         return null;
       });
-      List<ImageRecord> images = timed("fetch", () -> fetcher.images(plan, lock));
-      for (Step step : steps(plan, lock, images, Fetcher.keyrings(plan, keyFiles), store)) {
+      List<ImageRecord> images = timed("fetch", () -> fetcher.images(effective, locked));
+      for (Step step : steps(effective, locked, images, Fetcher.keyrings(effective, keyFiles), store)) {
         timed(step.name(), () -> {
           try (EventSink.Step s = events.step(step.name(), null)) {
             s.ok(step.apply(image, events));
@@ -186,6 +192,34 @@ public final class Assembler {
     }
     Result r = output(plan, lock, disk, output, partial);
     return new Result(r.image(), r.manifest(), r.sha256(), r.size(), r.checks(), new LinkedHashMap<>(timings));
+  }
+
+  /**
+   * The plan for the containerd the image really gets: the lock's package (or the base's own,
+   * when the lock installs none) decides the config version and the store's schema, not the
+   * recipe's wish. A line other than the planned one is said, not hidden.
+   */
+  Plan installedContainerd(Plan plan, Lock lock, Locker.ImagePackages packages) {
+    if (plan.containerd() == null) {
+      return plan;
+    }
+    Optional<ContainerdRelease> release = ContainerdRelease.of(lock);
+    if (release.isEmpty()) {
+      release = packages.installed().stream().filter(c -> ContainerdRelease.PACKAGES.contains(c.name()))
+          .findFirst().flatMap(c -> ContainerdRelease.of(c.name(), c.version()));
+    }
+    if (release.isEmpty()) {
+      events.warn("the lock installs no containerd package and the base has none; containerd's config and store "
+          + "follow the planned line " + plan.containerd().line());
+      return plan;
+    }
+    ContainerdRelease r = release.get();
+    if (!r.line().toString().equals(plan.containerd().line())) {
+      events.warn("the recipe plans containerd " + plan.containerd().line() + " but the image gets " + r.packageName()
+          + " " + r.packageVersion() + ": config version " + r.line().configVersion() + " and metadata schema "
+          + r.line().metadataVersion() + " follow the installed " + r.line());
+    }
+    return r.apply(plan);
   }
 
   /** The base must be what the recipe says it is: a Debian recipe on an Ubuntu image would build nonsense. */

@@ -76,6 +76,7 @@ final class BootChecks {
         check "seed write_files" test -s /etc/hypervisor.io/cluster.json
         check "kubelet not started" sh -c 'a=$(systemctl is-active kubelet.service); e=$(systemctl is-enabled kubelet.service); echo "$a, $e"; [ "$a" != active ] && [ "$a" != activating ] && [ "$e" != enabled ]'
         check "containerd active" systemctl is-active containerd.service
+        check "containerd cri" sh -c 'v=$(containerd --version 2>&1 | cut -d" " -f3); p=$(ctr plugins ls 2>&1 | grep -E "^io.containerd.grpc.v1[[:space:]]+cri[[:space:]]" | tr -s " " | sed "s/ *$//"); echo "containerd $v: ${p:-no cri plugin}"; echo "$p" | grep -q -E " ok$"'
         check "qemu-guest-agent active" systemctl is-active qemu-guest-agent.service
         check "modules loaded" sh -c 'for m in overlay br_netfilter; do [ -d /sys/module/$m ] || { echo "$m not loaded"; exit 1; }; done; echo overlay, br_netfilter'
         check "sysctl live" sh -c 'r=0; for k in net.bridge.bridge-nf-call-iptables net.bridge.bridge-nf-call-ip6tables net.ipv4.ip_forward; do v=$(sysctl -n $k 2>&1); echo "$k=$v"; [ "$v" = 1 ] || r=1; done; exit $r'
@@ -89,6 +90,7 @@ final class BootChecks {
         IMAGES
         ctr -n k8s.io images ls -q 2>&1 | grep -v -e '^sha256:' -e '@sha256:' | sort > "$have"
         check "ctr images" sh -c "if cmp -s '$want' '$have'; then echo \\$(wc -l < '$have') images as planned; else echo missing: \\$(comm -23 '$want' '$have'), unexpected: \\$(comm -13 '$want' '$have'); exit 1; fi"
+        check "sandbox image pinned" sh -c 'v=$(containerd --version 2>&1 | cut -d" " -f3 | sed "s/^v//"); l=$(ctr -n k8s.io images ls 2>&1 | grep "^%s "); case $v in 1.[0-6].*) echo "containerd $v does not pin"; exit 0;; esac; echo "$l" | grep -o "io.cri-containerd.pinned=pinned" || { echo "containerd $v, no pinned label: $l"; exit 1; }'
         if crictl images -q > /dev/null 2>&1; then
           check "crictl images" sh -c "n=\\$(crictl images -q | sort -u | wc -l); echo \\$n images; [ \\$n -gt 0 ]"
         else
@@ -98,7 +100,7 @@ final class BootChecks {
         check "fresh machine-id" sh -c 'id=$(cat /etc/machine-id); echo $id; echo "$id" | grep -q -E "^[0-9a-f]{32}$"'
         check "fresh ssh host keys" sh -c 'ls /etc/ssh/ssh_host_*_key | tr "\\n" " "; ls /etc/ssh/ssh_host_*_key > /dev/null 2>&1'
         printf '%%sDONE|%%s|@@\\n' '%s' "$n" >> "$CONSOLE"
-        """.formatted(console, MARK, version, version, version, images, sandbox, sandbox, MARK);
+        """.formatted(console, MARK, version, version, version, images, sandbox, sandbox, sandbox, MARK);
   }
 
   /**

@@ -42,6 +42,10 @@ public final class BootVerifier {
     public Options withTimeout(Duration t) {
       return new Options(t, memoryMiB, cpus);
     }
+
+    public Options withCpus(int n) {
+      return new Options(timeout, memoryMiB, n);
+    }
   }
 
   /** The checks in order (host side last), how long the node took to report, and where the console log went (kept). */
@@ -74,7 +78,8 @@ public final class BootVerifier {
       throw AssemblerException.host("cannot create a boot directory under " + settings.workDir() + ": "
           + e.getMessage(), "check that --work DIR is writable");
     }
-    Path consoleLog = settings.workDir().resolve("boot-console.log");
+    // Named after the image: boots of several images may share a work directory.
+    Path consoleLog = settings.workDir().resolve(image.getFileName() + ".boot-console.log");
     Process[] qemu = new Process[1];
     Thread cleanup = new Thread(() -> stop(qemu[0], dir), "assemble-boot-cleanup");
     Runtime.getRuntime().addShutdownHook(cleanup);

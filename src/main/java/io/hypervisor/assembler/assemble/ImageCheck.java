@@ -26,7 +26,7 @@ public final class ImageCheck {
       throw AssemblerException.input("no image at " + image, "give the path of a built image");
     }
     try (GuestfsSession s = GuestfsSession.open(GuestfsSession.Options.readOnly(image, DiskFormat.of(image),
-        Locker.accelerator(settings, events), settings.launchTimeout()), events)) {
+        Locker.accelerator(settings, events), settings.launchTimeout()).withCpus(settings.guestCpus()), events)) {
       return new Verifier(s, plan, lock).run(events);
     } catch (IOException e) {
       throw AssemblerException.failed("verifying " + image + ": " + e.getMessage(), "is it a disk image?");

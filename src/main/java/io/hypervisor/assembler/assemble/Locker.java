@@ -107,7 +107,7 @@ public final class Locker {
       ImageFiles config;
       // Indexes and the resolution need no appliance: it closes as soon as the image's files are read.
       try (ImageSession session = GuestfsSession.open(GuestfsSession.Options.readOnly(base.path(),
-          DiskFormat.of(base.path()), accelerator(), settings.launchTimeout()), events)) {
+          DiskFormat.of(base.path()), accelerator(), settings.launchTimeout()).withCpus(settings.guestCpus()), events)) {
         image = imagePackages(session, plan);
         config = snapshot(image.files(), plan);
       }

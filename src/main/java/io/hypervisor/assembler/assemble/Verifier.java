@@ -1,13 +1,17 @@
 package io.hypervisor.assembler.assemble;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.dataformat.toml.TomlMapper;
 import io.hypervisor.assembler.containerd.ContainerdStore;
 import io.hypervisor.assembler.events.EventSink;
 import io.hypervisor.assembler.guestfs.ImageSession;
 import io.hypervisor.assembler.model.Check;
 import io.hypervisor.assembler.model.Check.Status;
+import io.hypervisor.assembler.model.ContainerdLine;
 import io.hypervisor.assembler.model.Digest;
 import io.hypervisor.assembler.model.ImageRef;
 import io.hypervisor.assembler.model.PackageRef;
+import io.hypervisor.assembler.plan.ContainerdRelease;
 import io.hypervisor.assembler.plan.Lock;
 import io.hypervisor.assembler.plan.Plan;
 import io.hypervisor.assembler.steps.CleanupStep;
@@ -28,9 +32,10 @@ import java.util.TreeSet;
 public final class Verifier {
   private static final String STORE = "/var/lib/containerd";
   private static final List<String> KUBE = List.of("kubelet", "kubeadm", "kubectl");
+  private static final TomlMapper TOML = new TomlMapper();
 
   private final ImageSession image;
-  private final Plan plan;
+  private Plan plan;
   private final Lock lock;
   private final List<Check> checks = new ArrayList<>();
 
@@ -42,8 +47,17 @@ public final class Verifier {
 
   /** Runs every check; none stops the others. */
   public List<Check> run(EventSink events) {
+    // The containerd the image has decides which config version and store schema are right,
+    // as it did when the image was built (the recipe only wishes for a line).
+    try {
+      Installed in = installed();
+      plan = ContainerdRelease.PACKAGES.stream().filter(in.versions()::containsKey).findFirst()
+          .flatMap(p -> ContainerdRelease.of(p, in.versions().get(p))).map(r -> r.apply(plan)).orElse(plan);
+    } catch (RuntimeException e) {
+      // the package check reports an unreadable package database
+    }
     List<Runnable> all = List.of(this::os, this::packages, this::binaries, this::services, this::kernel,
-        this::swap, this::files, this::images, this::cloudInit, this::selinux, this::hygiene);
+        this::swap, this::files, this::containerd, this::images, this::cloudInit, this::selinux, this::hygiene);
     for (Runnable r : all) {
       try {
         r.run();
@@ -265,6 +279,68 @@ public final class Verifier {
       n++;
     }
     add("planned files", wrong.isEmpty(), n + " files as planned", String.join("; ", wrong));
+  }
+
+  /** The CRI plugin ids a config may disable by mistake (Docker's containerd.io ships disabled_plugins = ["cri"]). */
+  private static final Set<String> CRI_PLUGINS = Set.of("cri", "io.containerd.grpc.v1.cri", "io.containerd.cri.v1.images",
+      "io.containerd.cri.v1.runtime");
+
+  /**
+   * The installed containerd line, the config version it is given and the store schema seeded
+   * for it must agree (1.x: config 2, metadata 3; 2.x: config 3, metadata 4), and CRI must be on.
+   */
+  private void containerd() {
+    Installed in = installed();
+    String pkg = ContainerdRelease.PACKAGES.stream().filter(in.versions()::containsKey).findFirst().orElse(null);
+    if (pkg == null) {
+      add("containerd", Status.FAIL, "no containerd package is installed");
+      return;
+    }
+    ContainerdLine line = ContainerdLine.ofVersion(in.versions().get(pkg)).orElse(null);
+    List<String> wrong = new ArrayList<>();
+    String config = text("/etc/containerd/config.toml");
+    int configVersion = 0;
+    if (config == null) {
+      wrong.add("no /etc/containerd/config.toml");
+    } else {
+      try {
+        JsonNode toml = TOML.readTree(config);
+        configVersion = toml.path("version").asInt(1);
+        List<String> disabled = new ArrayList<>();
+        toml.path("disabled_plugins").forEach(n -> disabled.add(n.asText()));
+        disabled.retainAll(CRI_PLUGINS);
+        if (!disabled.isEmpty()) {
+          wrong.add("config.toml disables CRI (disabled_plugins " + disabled + ")");
+        }
+      } catch (IOException e) {
+        wrong.add("config.toml does not parse as TOML: " + e.getMessage().lines().findFirst().orElse(""));
+      }
+    }
+    int metadata = metadataVersion();
+    if (line == null) {
+      wrong.add(pkg + " " + in.versions().get(pkg) + " has no major.minor version");
+    } else {
+      if (config != null && configVersion != line.configVersion()) {
+        wrong.add("config.toml is version " + configVersion + ", containerd " + line + " reads version "
+            + line.configVersion());
+      }
+      if (metadata != 0 && metadata != line.metadataVersion()) {
+        wrong.add("meta.db has metadata schema " + metadata + ", containerd " + line + " writes "
+            + line.metadataVersion());
+      }
+    }
+    add("containerd", wrong.isEmpty(), pkg + " " + in.versions().get(pkg) + ": config version " + configVersion
+        + ", CRI on" + (metadata != 0 ? ", metadata schema " + metadata : ""), String.join("; ", wrong));
+  }
+
+  /** meta.db's schema version, 0 when there is none (the image-store check says why). */
+  private int metadataVersion() {
+    try {
+      byte[] db = image.read(STORE + "/" + ContainerdStore.METADATA + "/meta.db");
+      return db == null ? 0 : ContainerdStore.read(db, "k8s.io").version();
+    } catch (IOException e) {
+      return 0;
+    }
   }
 
   private void images() {

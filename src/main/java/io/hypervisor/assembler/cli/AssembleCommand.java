@@ -80,6 +80,11 @@ final class AssembleCommand implements Callable<Integer> {
       description = "Save the lock this build used (resolved now, or the one given).")
   Path writeLock;
 
+  @Option(names = "--guest-cpus", scope = ScopeType.INHERIT, paramLabel = "N",
+      description = "Virtual CPUs of each guest (the build appliance, verify's, the boot VM). Default 2; give 1 when "
+          + "running several builds or boots at once under TCG (software emulation), one per host core.")
+  Integer guestCpus;
+
   @Option(names = "--offline", scope = ScopeType.INHERIT,
       description = "No network access of any kind: everything must already be in the content store (a build "
           + "with --lock after an earlier build or fetch); what is missing is named.")
@@ -169,7 +174,14 @@ final class AssembleCommand implements Callable<Integer> {
     if (work != null) {
       s = s.withWorkDir(work);
     }
-    return s.withAccelerator(accel).withOffline(offline);
+    s = s.withAccelerator(accel).withOffline(offline);
+    if (guestCpus != null) {
+      if (guestCpus < 1 || guestCpus > 64) {
+        throw AssemblerException.input("--guest-cpus " + guestCpus + " is out of range", "give 1 to 64");
+      }
+      s = s.withGuestCpus(guestCpus);
+    }
+    return s;
   }
 
   RecipeReader reader() {

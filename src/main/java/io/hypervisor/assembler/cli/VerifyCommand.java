@@ -79,7 +79,7 @@ final class VerifyCommand implements Callable<Integer> {
     extra.put("image", image.toString());
     if (boot) {
       BootVerifier v = new BootVerifier(root.settings(), root.events());
-      BootVerifier.Options o = BootVerifier.Options.defaults(v.accelerator());
+      BootVerifier.Options o = BootVerifier.Options.defaults(v.accelerator()).withCpus(root.settings().guestCpus());
       if (bootTimeout != null) {
         o = o.withTimeout(java.time.Duration.ofMinutes(bootTimeout));
       }

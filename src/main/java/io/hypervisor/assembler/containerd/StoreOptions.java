@@ -1,5 +1,6 @@
 package io.hypervisor.assembler.containerd;
 
+import io.hypervisor.assembler.model.ContainerdLine;
 import io.hypervisor.assembler.model.Platform;
 import java.time.Instant;
 
@@ -19,11 +20,8 @@ public record StoreOptions(int metadataVersion, boolean pinSandbox, String sandb
 
   /** Options for a containerd release line such as 1.6, 1.7, 2.0, 2.2. */
   public static StoreOptions forContainerd(String line, String sandboxImage, Platform platform, Instant timestamp) {
-    String[] p = line.split("\\.");
-    int major = Integer.parseInt(p[0]);
-    int minor = p.length > 1 ? Integer.parseInt(p[1]) : 0;
-    boolean pinned = major >= 2 || minor >= 7;
-    return new StoreOptions(major >= 2 ? 4 : 3, pinned, sandboxImage, platform, "k8s.io", timestamp);
+    ContainerdLine l = ContainerdLine.parse(line);
+    return new StoreOptions(l.metadataVersion(), l.pinsSandbox(), sandboxImage, platform, "k8s.io", timestamp);
   }
 
   /** The record time: SOURCE_DATE_EPOCH when set (reproducible builds), else now. */

@@ -48,6 +48,12 @@ public final class GuestfsSession implements ImageSession {
       return new Options(disk, format, true, List.of(), accelerator, 1280, 2, launchTimeout, false, null, null);
     }
 
+    /** The same with {@code n} virtual CPUs. */
+    public Options withCpus(int n) {
+      return new Options(disk, format, readOnly, attachments, accelerator, memoryMiB, n, launchTimeout, growRoot,
+          workDir, fifos);
+    }
+
     /**
      * Building on a work overlay: written with cachemode=unsafe, memory for package managers
      * (dnf wants more than apt), two CPUs (tar_in runs 70 % faster with a second one).
@@ -72,6 +78,13 @@ public final class GuestfsSession implements ImageSession {
     this.mountOrder = mountOrder;
     this.events = events;
     this.options = options;
+  }
+
+  private static final java.util.concurrent.atomic.AtomicInteger LAUNCHES = new java.util.concurrent.atomic.AtomicInteger();
+
+  /** How many appliances this process has launched (each costs tens of seconds under TCG). */
+  public static int launches() {
+    return LAUNCHES.get();
   }
 
   /** Launches the appliance, inspects the disk and mounts its file systems. */
@@ -103,7 +116,8 @@ public final class GuestfsSession implements ImageSession {
       for (Path a : o.attachments()) {
         g.add_drive_opts(a.toString(), Map.of("format", "raw", "readonly", Boolean.TRUE));
       }
-      launch(g, o.launchTimeout());
+      launch(g, o.accelerator() == Accelerator.TCG && o.launchTimeout().compareTo(TCG_LAUNCH) < 0 ? TCG_LAUNCH
+          : o.launchTimeout());
       String[] roots = g.inspect_os();
       if (roots.length != 1) {
         throw new IOException("inspecting " + o.disk() + ": found " + roots.length
@@ -201,8 +215,21 @@ public final class GuestfsSession implements ImageSession {
         + ((end * 512 + 512 - rootStart) >> 20) + " MiB");
   }
 
-  /** launch() with a watchdog: past the timeout, this JVM's qemu children are killed and launch fails. */
+  /**
+   * How long a TCG launch may take: the launch timeout exists to catch KVM guests that hang at
+   * boot; an emulated appliance only runs slowly, minutes when the host is busy (several builds at
+   * once), so it gets this much before it counts as stuck.
+   */
+  static final Duration TCG_LAUNCH = Duration.ofMinutes(10);
+
+  /**
+   * launch() with a watchdog: past the timeout, this handle's qemu (named uniquely on its command
+   * line, so builds running side by side in one process are left alone) is killed and launch fails.
+   */
   private static void launch(GuestFS g, Duration timeout) throws LibGuestFSException, IOException {
+    String name = "assemble-" + java.util.UUID.randomUUID();
+    g.config("-name", name);
+    LAUNCHES.incrementAndGet();
     ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(r -> {
       Thread t = new Thread(r, "appliance-watchdog");
       t.setDaemon(true);
@@ -213,6 +240,7 @@ public final class GuestfsSession implements ImageSession {
       fired.set(true);
       ProcessHandle.current().descendants()
           .filter(h -> h.info().command().map(c -> c.contains("qemu-system") || c.contains("qemu-kvm")).orElse(false))
+          .filter(h -> h.info().arguments().map(a -> java.util.Arrays.asList(a).contains(name)).orElse(false))
           .forEach(ProcessHandle::destroyForcibly);
     }, timeout.toMillis(), TimeUnit.MILLISECONDS);
     try {

@@ -10,6 +10,7 @@ import java.util.Map;
 final class NodeFiles {
   static final String CONTAINERD_SOCKET = "unix:///run/containerd/containerd.sock";
   static final String CERTS_D = "/etc/containerd/certs.d";
+  static final String CONTAINERD_CONFIG = "/etc/containerd/config.toml";
 
   private NodeFiles() {}
 

@@ -51,6 +51,12 @@ public record Plan(
         mirrors, files, units, steps, diskBytes, output, catalogue, all, warnings);
   }
 
+  /** The same plan for another containerd (the one the lock installs) and its files. */
+  public Plan withContainerd(Containerd c, List<PlannedFile> newFiles) {
+    return new Plan(formatVersion, name, recipeFiles, base, kubernetes, c, repositories, packages, images,
+        mirrors, newFiles, units, steps, diskBytes, output, catalogue, imageArchives, warnings);
+  }
+
   /** The base cloud image and what it must turn out to be. */
   public record Base(String url, String path, String sha256, String checksumsUrl,
       String checksumsSignatureUrl, String checksumsKeyFingerprint, String checksumsKeyUrl,

@@ -1,6 +1,7 @@
 package io.hypervisor.assembler.plan;
 
 import io.hypervisor.assembler.model.AssemblerException;
+import io.hypervisor.assembler.model.ContainerdLine;
 import io.hypervisor.assembler.model.Distro;
 import io.hypervisor.assembler.model.ImageRef;
 import io.hypervisor.assembler.model.OsFamily;
@@ -190,8 +191,8 @@ public final class Planner {
             "pick another release of the " + line + " line"));
       }
     }
-    int major = Integer.parseInt(line.substring(0, line.indexOf('.')));
-    return new Plan.Containerd(source, line, release, major >= 2 ? 3 : 2, major >= 2 ? 4 : 3, pause);
+    ContainerdLine l = ContainerdLine.parse(line);
+    return new Plan.Containerd(source, line, release, l.configVersion(), l.metadataVersion(), pause);
   }
 
   private List<Plan.PlannedImage> images(Recipe r, KubernetesBom.Minor m,
@@ -381,7 +382,7 @@ public final class Planner {
     sysctl.putAll(r.sysctl());
     out.add(new Plan.PlannedFile("/etc/sysctl.d/99-kubernetes.conf", "0644", NodeFiles.sysctl(sysctl), null));
     if (containerd != null) {
-      out.add(new Plan.PlannedFile("/etc/containerd/config.toml", "0644",
+      out.add(new Plan.PlannedFile(NodeFiles.CONTAINERD_CONFIG, "0644",
           NodeFiles.containerdConfig(containerd.configVersion(), containerd.sandboxImage()), null));
     }
     for (var e : mirrors.entrySet()) {

@@ -164,6 +164,17 @@ class BoltTest {
       u.putLong(off + 56, Format.fnv1a64(unreachable, off, 56));
     }
     assertTrue(BoltChecker.check(unreachable).contains("page " + hw + ": unreachable unfreed"));
+
+    // The same file as containerd >= 1.7 commits it (NoFreelistSync: no freelist stored): its
+    // unreachable pages, the old freelist page among them, are the free ones bbolt rebuilds.
+    byte[] noFreelist = unreachable.clone();
+    ByteBuffer n = le(noFreelist);
+    for (int m = 0; m < 2; m++) {
+      int off = m * 4096 + 16;
+      n.putLong(off + 32, Format.NO_FREELIST);
+      n.putLong(off + 56, Format.fnv1a64(noFreelist, off, 56));
+    }
+    assertEquals(List.of(), BoltChecker.check(noFreelist));
   }
 
   static int findLeafWithKeys(byte[] f) {

@@ -1,43 +1,50 @@
 package io.hypervisor.assembler.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.hypervisor.assembler.model.Digest;
-import io.hypervisor.assembler.testworld.BuiltImages;
-import io.hypervisor.assembler.testworld.BuiltImages.Built;
 import io.hypervisor.assembler.testworld.Fixtures;
 import io.hypervisor.assembler.testworld.Guests;
+import io.hypervisor.assembler.testworld.SuiteImage;
+import io.hypervisor.assembler.testworld.SuiteImages;
+import io.hypervisor.assembler.testworld.SuiteImages.Built;
 import io.hypervisor.assembler.testworld.Tools;
+import io.hypervisor.assembler.testworld.UsesImages;
 import java.io.IOException;
+import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
 /**
- * {@code assemble RECIPE} end to end on the test world, through the CLI: worker and control-plane
- * images build, verify (the build's own verify and a fresh {@code assemble verify}), carry the
- * catalogue manifest of what went in; verify on the untouched base fails and names what is
- * missing. (A build killed during the package step, and the next one with no network at all:
- * BundleIT.)
+ * {@code assemble RECIPE} end to end on the test world, through the CLI, for every suite image:
+ * each builds, passes its own verify, is a clean zstd qcow2 of the planned size, and carries the
+ * catalogue manifest of what went in (the locked packages, the registry's digests, the role's
+ * images, the containerd the lock installed); a fresh {@code assemble verify --json} of the
+ * worker passes; verify on the untouched base fails and names what is missing. (A build killed
+ * during the package step, and one with no network at all: BundleIT.)
  */
 @Tag("integration")
+@UsesImages({SuiteImage.WORKER, SuiteImage.CONTROL_PLANE, SuiteImage.WORKER_DEBIAN_13})
 class BuildCliIT {
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final Set<String> WORKER_ONLY = Set.of("ghcr.io/hypervisor-io/cluster-autoscaler-hypervisor:v1.34.1");
   private static final Set<String> CP_ONLY = Set.of("ghcr.io/hypervisor-io/cloud-controller-manager-hypervisor:latest");
 
-  @Test
-  void theWorkerImageBuildsVerifiesAndDescribesItself() throws IOException {
-    Built w = BuiltImages.get("worker");
+  @ParameterizedTest(name = "{0}")
+  @EnumSource(SuiteImage.class)
+  void eachImageBuildsVerifiesAndDescribesItself(SuiteImage suiteImage) throws IOException {
+    Built w = SuiteImages.get(suiteImage);
     assertEquals(0, w.code(), w.out() + w.err());
     assertTrue(w.err().matches("(?s).*done verify in [0-9.]+ s \\(\\d+ checks passed\\).*"), w.err());
     assertTrue(w.out().contains("built " + w.image()), w.out());
@@ -46,7 +53,6 @@ class BuildCliIT {
       assertTrue(w.err().contains("==> " + step + "\n"), "step " + step + " ran: " + w.err());
     }
     assertTrue(Files.isRegularFile(w.image()));
-    assertEquals("", leftovers(w), "no partial files or work directories are left");
 
     // qemu-img agrees: a clean zstd-compressed qcow2 of the planned virtual size.
     assertEquals(0, Tools.run(List.of("qemu-img", "check", w.image().toString())).code());
@@ -56,26 +62,68 @@ class BuildCliIT {
     assertEquals(8L << 30, info.get("virtual-size").asLong());
 
     JsonNode m = JSON.readTree(w.manifest().toFile());
-    assertEquals(Digest.sha256(Files.readAllBytes(w.image())).encoded(), m.at("/image/sha256").asText());
+    try (InputStream in = Files.newInputStream(w.image())) {
+      assertEquals(Digest.of("sha256", in).encoded(), m.at("/image/sha256").asText());
+    }
     assertEquals(Files.size(w.image()), m.at("/image/size").asLong());
-    assertEquals("test-world-worker", m.get("tag").asText()); // the recipe's name is the tag
-    assertEquals("worker", m.at("/kubernetes/role").asText());
+    assertEquals("test-world-" + suiteImage.label(), m.get("tag").asText()); // the recipe's name is the tag
+    assertEquals(suiteImage.role(), m.at("/kubernetes/role").asText());
     assertEquals("1.34.2", m.at("/kubernetes/version").asText());
-    assertEquals("Kubernetes Worker", m.at("/registration/purpose").asText());
+    boolean worker = suiteImage.role().equals("worker");
+    assertEquals(worker ? "Kubernetes Worker" : "Kubernetes Control Plane", m.at("/registration/purpose").asText());
     assertEquals("${IMAGE_URL}", m.at("/registration/url").asText());
     JsonNode lock = JSON.readTree(w.lock().toFile());
     assertEquals(lock.get("packages"), m.get("packages"), "the manifest lists exactly the locked packages");
+    String runtime = suiteImage.containerdIo() ? "containerd.io" : "containerd";
     assertTrue(m.get("packages").findValuesAsText("name").containsAll(List.of("kubelet", "kubeadm", "kubectl",
-        "containerd", "qemu-guest-agent", "cri-tools", "kubernetes-cni")));
+        runtime, "qemu-guest-agent", "cri-tools", "kubernetes-cni")));
+    String containerd = m.at("/kubernetes/containerd").asText();
+    if (suiteImage.containerdIo()) {
+      // Docker's package naming: <upstream>-1~debian.<N>~<suite>, the 2.x line the stand-in serves
+      assertTrue(containerd.matches("2\\.\\d+\\.\\d+-1~debian\\.\\d+~" + suiteImage.suite()), containerd);
+    } else {
+      assertTrue(containerd.startsWith("1.6.20"), containerd);
+    }
     Set<String> refs = new TreeSet<>();
     for (JsonNode i : m.get("images")) {
       refs.add(i.get("ref").asText());
       assertEquals(Fixtures.published(i.get("ref").asText()).digest(), i.get("digest").asText());
     }
-    assertTrue(refs.containsAll(WORKER_ONLY) && refs.stream().noneMatch(CP_ONLY::contains), refs.toString());
+    if (worker) {
+      assertTrue(refs.containsAll(WORKER_ONLY) && refs.stream().noneMatch(CP_ONLY::contains), refs.toString());
+    } else {
+      assertTrue(refs.containsAll(CP_ONLY) && refs.stream().noneMatch(WORKER_ONLY::contains), refs.toString());
+      assertTrue(refs.contains("registry.k8s.io/kube-apiserver:v1.34.2"), refs.toString());
+    }
+    // The build's own verify saw containerd's line, config version and store schema agree.
+    int config = suiteImage.containerdIo() ? 3 : 2;
+    int schema = suiteImage.containerdIo() ? 4 : 3;
+    assertTrue(w.out().matches("(?s).*OK +containerd +" + java.util.regex.Pattern.quote(runtime + " ") + "\\S+: config "
+        + "version " + config + ", CRI on, metadata schema " + schema + ".*"), w.out());
+  }
 
+  @Test
+  void theControlPlaneDropsTheBaseSwap() {
+    Built cp = SuiteImages.get(SuiteImage.CONTROL_PLANE);
+    assertEquals(0, cp.code(), cp.out() + cp.err());
+    // The base had a swap line in fstab; the swap step removed it and verify saw that.
+    assertTrue(cp.out().matches("(?s).*OK +swap +no swap in /etc/fstab.*"), cp.out());
+    assertTrue(cp.err().matches("(?s).*done swap in [0-9.]+ s \\(removed /swapfile, swap.target masked\\).*"), cp.err());
+  }
+
+  @Test
+  void noPartialFilesOrWorkDirectoriesAreLeft() throws IOException {
+    Built w = SuiteImages.get(SuiteImage.WORKER);
+    SuiteImages.get(SuiteImage.CONTROL_PLANE);
+    SuiteImages.get(SuiteImage.WORKER_DEBIAN_13);
+    assertEquals("", leftovers(w), "no partial files or work directories are left");
+  }
+
+  @Test
+  void aFreshVerifyOfTheWorkerPassesAsJson() throws IOException {
+    Built w = SuiteImages.get(SuiteImage.WORKER);
     // A fresh verify of the written file, as an admin would run it, machine-readable.
-    CliTest.Run v = CliTest.run("--accel", Guests.accelerator().toString(), "--json", "verify", w.image().toString(),
+    CliTest.Run v = CliTest.run("--accel", Guests.accelerator().toString(), "--guest-cpus", Guests.CPUS, "--json", "verify", w.image().toString(),
         "--recipe", w.recipe().toString(), "--lock", w.lock().toString());
     assertEquals(0, v.code(), v.out() + v.err());
     JsonNode checks = JSON.readTree(v.out());
@@ -83,35 +131,25 @@ class BuildCliIT {
   }
 
   @Test
-  void theControlPlaneImageCarriesItsOwnImagesAndDropsTheBaseSwap() throws IOException {
-    Built cp = BuiltImages.get("control-plane");
-    assertEquals(0, cp.code(), cp.out() + cp.err());
-    JsonNode m = JSON.readTree(cp.manifest().toFile());
-    assertEquals("test-world-control-plane", m.get("tag").asText());
-    assertEquals("Kubernetes Control Plane", m.at("/registration/purpose").asText());
-    Set<String> refs = new TreeSet<>(m.get("images").findValuesAsText("ref"));
-    assertTrue(refs.containsAll(CP_ONLY) && refs.stream().noneMatch(WORKER_ONLY::contains), refs.toString());
-    assertTrue(refs.contains("registry.k8s.io/kube-apiserver:v1.34.2"), refs.toString());
-    // The base had a swap line in fstab; the swap step removed it and verify saw that.
-    assertTrue(cp.out().matches("(?s).*OK +swap +no swap in /etc/fstab.*"), cp.out());
-    assertTrue(cp.err().matches("(?s).*done swap in [0-9.]+ s \\(removed /swapfile, swap.target masked\\).*"), cp.err());
-  }
-
-  @Test
   void verifyOnTheUntouchedBaseFailsAndNamesEachMissingPiece() throws IOException {
-    Built w = BuiltImages.get("worker");
-    Path base = Fixtures.part("base-image").resolve("debian-12-generic.qcow2");
-    Digest before = Digest.sha256(Files.readAllBytes(base));
-    CliTest.Run v = CliTest.run("--accel", Guests.accelerator().toString(), "verify", base.toString(),
+    Built w = SuiteImages.get(SuiteImage.WORKER);
+    Path base = SuiteImage.WORKER.base();
+    Digest before;
+    try (InputStream in = Files.newInputStream(base)) {
+      before = Digest.of("sha256", in);
+    }
+    CliTest.Run v = CliTest.run("--accel", Guests.accelerator().toString(), "--guest-cpus", Guests.CPUS, "verify", base.toString(),
         "--recipe", w.recipe().toString());
     assertEquals(1, v.code(), v.out() + v.err());
     for (String check : List.of("package kubelet", "binary kubeadm", "unit containerd.service", "modules", "sysctl",
-        "image store", "cloud-init datasources", "hygiene")) {
+        "containerd", "image store", "cloud-init datasources", "hygiene")) {
       assertTrue(v.out().matches("(?s).*\\nFAIL +" + java.util.regex.Pattern.quote(check) + " .*"),
           check + " fails: " + v.out());
     }
     assertTrue(v.out().contains("checks failed"), v.out());
-    assertEquals(before, Digest.sha256(Files.readAllBytes(base)), "verify never writes");
+    try (InputStream in = Files.newInputStream(base)) {
+      assertEquals(before, Digest.of("sha256", in), "verify never writes");
+    }
   }
 
   /** Partial outputs beside the image and work directories left by builds, one per line. */

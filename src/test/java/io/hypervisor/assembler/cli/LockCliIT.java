@@ -56,7 +56,7 @@ class LockCliIT {
       Path recipe = TestRecipes.worker(tmp.resolve("recipe"), apt.url(), registry.url());
       Path lockFile = tmp.resolve("worker.lock.json");
       // The accelerator this host was probed for once (the probe itself has its own test).
-      CliTest.Run run = CliTest.run("--cache", cache.toString(), "--accel", Guests.accelerator().toString(), "plan", recipe.toString(), "--lock", lockFile.toString());
+      CliTest.Run run = CliTest.run("--cache", cache.toString(), "--accel", Guests.accelerator().toString(), "--guest-cpus", Guests.CPUS, "plan", recipe.toString(), "--lock", lockFile.toString());
       assertEquals(0, run.code(), run.err());
       Lock lock = LockFile.read(lockFile);
       assertTrue(run.out().startsWith("locked test-world-worker: " + lock.packages().size() + " packages"), run.out());

@@ -10,6 +10,7 @@ import io.hypervisor.assembler.content.ContentStore;
 import io.hypervisor.assembler.content.TarWriter;
 import io.hypervisor.assembler.events.EventSink;
 import io.hypervisor.assembler.http.HttpSettings;
+import io.hypervisor.assembler.model.ContainerdLine;
 import io.hypervisor.assembler.model.ImageRef;
 import io.hypervisor.assembler.model.Platform;
 import io.hypervisor.assembler.oci.ImageRecord;
@@ -32,14 +33,18 @@ import java.util.Map;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
-import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
- * A store we write, proven by a real containerd (Debian's 1.6.20, CRI enabled so its image
- * loading runs): every name listed with the right digest, every image complete, nothing removed
- * by the start-up garbage collection, a seeded image running as a container offline, and the
- * meta.db still clean under both checkers after containerd committed its own transactions.
+ * A store we write for each containerd line a node can run, proven by that line's real
+ * containerd (Debian's 1.6.20, 1.7.24 and 2.1.x) started on the node's own config.toml with CRI
+ * enabled, so its image loading runs: every name listed with the right digest, every image
+ * complete, nothing removed by the start-up garbage collection, the sandbox image pinned where the
+ * line pins, a seeded image and the sandbox running as containers offline, and the meta.db still
+ * clean under bbolt's own check and ours after containerd committed its own transactions. The
+ * same binary's {@code config dump} of our config shows CRI on, systemd cgroups and the sandbox.
  */
 @Tag("integration")
 class ContainerdStoreIT {
@@ -89,16 +94,31 @@ class ContainerdStoreIT {
     return r.out().lines().filter(l -> !l.endsWith(": ok")).toList();
   }
 
-  @Test
-  void containerdListsChecksKeepsAndRunsTheSeededImages() throws Exception {
-    Path root = seed("1.6");
+  @ParameterizedTest(name = "containerd {0}")
+  @ValueSource(strings = {"1.6", "1.7", "2.1"})
+  void containerdListsChecksKeepsPinsAndRunsTheSeededImages(String line) throws Exception {
+    ContainerdLine l = ContainerdLine.parse(line);
+    Path root = seed(line);
     Path db = root.resolve("io.containerd.metadata.v1.bolt/meta.db");
     assertEquals(List.of(), oracle(db));
-    int blobs = 0;
+    int blobs;
     try (var s = Files.list(root.resolve("io.containerd.content.v1.content/blobs/sha256"))) {
       blobs = (int) s.count();
     }
-    try (TestContainerd ctrd = TestContainerd.start(root, true, SANDBOX)) {
+    try (TestContainerd ctrd = TestContainerd.start(line, root, true, SANDBOX)) {
+      assertTrue(ctrd.ctr("version").ok().out().matches("(?s).*Server:.*Version: +v?" + java.util.regex.Pattern
+          .quote(line) + "\\..*"), "the daemon is containerd " + line + ": " + ctrd.ctr("version").out());
+      // The node's config as this binary reads it: CRI on, systemd cgroups, the sandbox image, hosts.toml dir.
+      String dump = Tools.run(List.of(TestContainerd.bin(line).resolve("containerd").toString(), "--config",
+          ctrd.configFile().toString(), "config", "dump")).ok().out();
+      assertTrue(dump.matches("(?s).*disabled_plugins = \\[\\].*"), dump);
+      assertTrue(dump.contains("SystemdCgroup = true"), dump);
+      assertTrue(dump.replace('\'', '"').contains(l.configVersion() == 3 ? "sandbox = \"" + SANDBOX + "\""
+          : "sandbox_image = \"" + SANDBOX + "\""), dump);
+      assertTrue(dump.replace('\'', '"').contains("config_path = \"/etc/containerd/certs.d\""), dump);
+      String plugins = ctrd.ctr("plugins", "ls").ok().out();
+      assertTrue(plugins.lines().anyMatch(p -> p.strip().matches("io\\.containerd\\.grpc\\.v1\\s+cri\\s.*\\sok")), plugins);
+
       String ls = ctrd.ctr("-n", "k8s.io", "images", "ls", "-q").ok().out();
       for (ImageRecord img : images) {
         String digest = Fixtures.published(img.ref().tagged()).digest();
@@ -108,15 +128,20 @@ class ContainerdStoreIT {
       }
       assertEquals(images.size() * 3, ls.lines().count(), ls);
       String check = ctrd.ctr("-n", "k8s.io", "images", "check").ok().out();
-      assertEquals(images.size() * 3, check.lines().filter(l -> l.contains(" complete (")).count(), check);
+      assertEquals(images.size() * 3, check.lines().filter(x -> x.contains(" complete (")).count(), check);
       String content = ctrd.ctr("-n", "k8s.io", "content", "ls", "-q").ok().out();
       assertEquals(blobs, content.lines().count(), "start-up GC kept every blob record");
       assertFalse(ctrd.log().contains("removed content") || ctrd.log().contains("remove content"), "nothing collected");
-      // containerd's log escapes the quotes: msg="Loaded image \"registry.k8s.io/pause:3.10.1\""
-      assertTrue(ctrd.log().contains("Loaded image \\\"" + SANDBOX + "\\\""), "CRI loaded the sandbox image");
+      if (line.equals("1.6")) {
+        // containerd's log escapes the quotes: msg="Loaded image \"registry.k8s.io/pause:3.10.1\""
+        assertTrue(ctrd.log().contains("Loaded image \\\"" + SANDBOX + "\\\""), "CRI loaded the sandbox image");
+      }
+      String pause = ctrd.ctr("-n", "k8s.io", "images", "ls").ok().out().lines()
+          .filter(x -> x.startsWith(SANDBOX + " ")).findFirst().orElseThrow();
+      assertEquals(l.pinsSandbox(), pause.contains("io.cri-containerd.pinned=pinned"), pause);
 
       // runc keeps container state under /run across containerd instances: unique ids, cleaned up.
-      String id = Long.toString(System.nanoTime());
+      String id = line.replace('.', '-') + "-" + System.nanoTime();
       Tools.Result run = ctrd.ctr("-n", "k8s.io", "run", "--rm", "docker.io/library/busybox:1.36", "demo-" + id,
           "/usr/local/bin/busybox-demo");
       assertEquals(0, run.code(), run.err() + ctrd.log());
@@ -129,20 +154,8 @@ class ContainerdStoreIT {
       ctrd.ctr("-n", "k8s.io", "task", "delete", "sandbox-" + id);
       ctrd.ctr("-n", "k8s.io", "container", "delete", "sandbox-" + id).ok();
     }
-    assertEquals(List.of(), oracle(db), "still clean after containerd's own commits");
+    assertEquals(List.of(), oracle(db), "still clean after containerd " + line + "'s own commits");
     assertEquals(List.of(), BoltChecker.check(db));
     assertTrue(BoltReader.read(db).child("v1").child("k8s.io").child("images").entries().size() >= images.size() * 3);
-  }
-
-  @Test
-  void metadataVersion4WithPinnedSandboxOpensToo() throws Exception {
-    Path root = seed("2.2");
-    try (TestContainerd ctrd = TestContainerd.start(root, true, SANDBOX)) {
-      String ls = ctrd.ctr("-n", "k8s.io", "images", "ls").ok().out();
-      String pause = ls.lines().filter(l -> l.startsWith(SANDBOX + " ")).findFirst().orElseThrow();
-      assertTrue(pause.contains("io.cri-containerd.pinned=pinned"), pause);
-      assertEquals(images.size() * 3, ctrd.ctr("-n", "k8s.io", "images", "check").ok().out().lines()
-          .filter(l -> l.contains(" complete (")).count());
-    }
   }
 }

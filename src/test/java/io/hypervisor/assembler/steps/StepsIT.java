@@ -8,8 +8,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.hypervisor.assembler.containerd.ContainerdStore;
 import io.hypervisor.assembler.events.EventSink;
 import io.hypervisor.assembler.guestfs.GuestfsSession;
-import io.hypervisor.assembler.testworld.BuiltImages;
-import io.hypervisor.assembler.testworld.BuiltImages.Built;
+import io.hypervisor.assembler.testworld.SuiteImage;
+import io.hypervisor.assembler.testworld.SuiteImages;
+import io.hypervisor.assembler.testworld.UsesImages;
 import io.hypervisor.assembler.testworld.Fixtures;
 import io.hypervisor.assembler.testworld.Gpg;
 import io.hypervisor.assembler.testworld.Guests;
@@ -27,36 +28,22 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
 
 /**
- * Each step's effect on the real image the test world's worker (and control-plane) build wrote,
- * read back through one read-only appliance per image and, where the image has one, its own tool
- * as the oracle (dpkg-query, apt-mark, containerd config dump).
+ * Each step's effect on the real images the suite built (the Debian 12 worker with containerd.io
+ * 2.x and the control plane with Debian's containerd 1.6), read back through the suite's shared
+ * read-only appliance per image and, where the image has one, its own tool as the oracle
+ * (dpkg-query, apt-mark, systemctl, containerd config dump).
  */
 @Tag("integration")
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
+@UsesImages({SuiteImage.WORKER, SuiteImage.CONTROL_PLANE})
 class StepsIT {
   GuestfsSession worker;
   GuestfsSession controlPlane;
 
   @BeforeAll
   void open() throws IOException {
-    worker = open(BuiltImages.get("worker"));
-    controlPlane = open(BuiltImages.get("control-plane"));
-  }
-
-  private static GuestfsSession open(Built b) throws IOException {
-    assertEquals(0, b.code(), b.out() + b.err());
-    return GuestfsSession.open(GuestfsSession.Options.readOnly(b.image(), "qcow2", Guests.accelerator(),
-        Duration.ofMinutes(2)), EventSink.NONE);
-  }
-
-  @AfterAll
-  void close() throws IOException {
-    if (worker != null) {
-      worker.close();
-    }
-    if (controlPlane != null) {
-      controlPlane.close();
-    }
+    worker = SuiteImages.readOnly(SuiteImage.WORKER);
+    controlPlane = SuiteImages.readOnly(SuiteImage.CONTROL_PLANE);
   }
 
   private static String text(GuestfsSession image, String path) throws IOException {
@@ -84,11 +71,18 @@ class StepsIT {
   @Test
   void packages() throws IOException {
     String versions = worker.command(List.of("dpkg-query", "-W", "-f", "${Package} ${Version} ${Status}\\n",
-        "kubelet", "kubeadm", "kubectl", "containerd", "qemu-guest-agent", "cri-tools", "kubernetes-cni"));
+        "kubelet", "kubeadm", "kubectl", "containerd.io", "qemu-guest-agent", "cri-tools", "kubernetes-cni"));
     for (String line : versions.strip().split("\n")) {
       assertTrue(line.endsWith(" ok installed"), line);
     }
     assertTrue(versions.contains("kubelet 1.34.2-1.1 "), versions);
+    assertTrue(versions.contains("containerd.io 2."), versions);
+    // containerd.io provides and replaces containerd and runc: Debian's own are not installed
+    String distro = worker.command(List.of("sh", "-c", "dpkg-query -W -f '${Package} ${Status}\\n' containerd runc "
+        + "2>&1 || true"));
+    assertTrue(distro.lines().noneMatch(l -> l.endsWith(" ok installed")), distro);
+    String cp = controlPlane.command(List.of("dpkg-query", "-W", "-f", "${Package} ${Version}\\n", "containerd"));
+    assertTrue(cp.startsWith("containerd 1.6.20"), cp);
     assertEquals(Set.of("kubeadm", "kubectl", "kubelet"),
         new TreeSet<>(List.of(worker.command(List.of("apt-mark", "showhold")).strip().split("\n"))));
     assertEquals("", worker.command(List.of("dpkg", "--audit")).strip(), "no half-installed package");
@@ -133,14 +127,24 @@ class StepsIT {
 
   @Test
   void containerdConfig() throws IOException {
+    // Docker's containerd.io ships config.toml with CRI disabled: ours replaced it, in version 3 for 2.x.
     String config = text(worker, "/etc/containerd/config.toml");
-    assertTrue(config.contains("SystemdCgroup = true"), config);
+    assertTrue(config.contains("version = 3") && config.contains("SystemdCgroup = true"), config);
+    assertFalse(config.contains("disabled_plugins = [\"cri\"]"), config);
     // containerd parses its own configuration: the merged view has CRI on with our values.
-    String dump = worker.command(List.of("containerd", "--config", "/etc/containerd/config.toml", "config", "dump"));
+    String dump = worker.command(List.of("containerd", "--config", "/etc/containerd/config.toml", "config", "dump"))
+        .replace('\'', '"');
     assertTrue(dump.contains("SystemdCgroup = true"), dump);
-    assertTrue(dump.contains("sandbox_image = \"registry.k8s.io/pause:3.10.1\""), dump);
+    assertTrue(dump.contains("sandbox = \"registry.k8s.io/pause:3.10.1\""), dump);
     assertTrue(dump.contains("config_path = \"/etc/containerd/certs.d\""), dump);
-    assertFalse(dump.contains("disabled_plugins = [\"cri\"]"), dump);
+    assertTrue(dump.contains("disabled_plugins = []"), dump);
+    // the control plane's containerd 1.6 reads version 2
+    String cpDump = controlPlane.command(List.of("containerd", "--config", "/etc/containerd/config.toml", "config",
+        "dump"));
+    assertTrue(cpDump.contains("version = 2") && cpDump.contains("SystemdCgroup = true"), cpDump);
+    assertTrue(cpDump.contains("sandbox_image = \"registry.k8s.io/pause:3.10.1\""), cpDump);
+    assertTrue(cpDump.contains("config_path = \"/etc/containerd/certs.d\""), cpDump);
+    assertFalse(cpDump.contains("disabled_plugins = [\"cri\"]"), cpDump);
     String hosts = text(worker, "/etc/containerd/certs.d/registry.k8s.io/hosts.toml");
     assertTrue(hosts != null && hosts.contains("server = \"https://registry.k8s.io\""), hosts);
     assertTrue(text(worker, "/etc/crictl.yaml").contains("unix:///run/containerd/containerd.sock"));
@@ -155,8 +159,12 @@ class StepsIT {
     assertTrue(names.contains("registry.k8s.io/pause:3.10.1"), names.toString());
     assertTrue(names.contains("ghcr.io/hypervisor-io/cluster-autoscaler-hypervisor:v1.34.1"), names.toString());
     assertTrue(names.stream().noneMatch(n -> n.contains("cloud-controller-manager")), names.toString());
-    // containerd 1.6 (Debian's) has no pinned label; 1.7+ gets it on the sandbox image
-    assertTrue(w.images().stream().noneMatch(ContainerdStore.StoredImage::pinned));
+    // containerd 2.x: metadata schema 4, the sandbox image pinned (1.6, on the control plane: 3, no label)
+    assertEquals(4, w.version());
+    // (all three of the sandbox image's names carry the label, as CRI gives them the same labels)
+    assertEquals(List.of("registry.k8s.io/pause:3.10.1"), w.images().stream().filter(ContainerdStore.StoredImage::pinned)
+        .map(ContainerdStore.StoredImage::name).filter(n -> !n.contains("@") && !n.startsWith("sha256:")).toList());
+    assertEquals(3, w.images().stream().filter(ContainerdStore.StoredImage::pinned).count());
     for (var e : w.content().entrySet()) {
       String blob = "/var/lib/containerd/io.containerd.content.v1.content/blobs/sha256/" + e.getKey().encoded();
       assertEquals(e.getValue(), worker.size(blob), blob);
@@ -166,6 +174,8 @@ class StepsIT {
     ContainerdStore.Catalog cp = ContainerdStore.read(controlPlane.read(
         "/var/lib/containerd/io.containerd.metadata.v1.bolt/meta.db"), "k8s.io");
     assertTrue(cp.images().stream().anyMatch(i -> i.name().contains("cloud-controller-manager")));
+    assertEquals(3, cp.version());
+    assertTrue(cp.images().stream().noneMatch(ContainerdStore.StoredImage::pinned));
     assertTrue(cp.images().stream().noneMatch(i -> i.name().contains("cluster-autoscaler")));
   }
 

@@ -202,6 +202,53 @@ class StepsTest {
     assertEquals(List.of("registry.k8s.io/coredns/coredns:v1.12.1", "registry.k8s.io/pause:3.10.1"), names);
   }
 
+  /** The static verify's containerd check: the installed line, the config version and the store schema agree, CRI on. */
+  @Test
+  void verifyNamesAContainerdLineConfigOrSchemaThatDisagree() throws IOException {
+    ContentStore store = ContentStore.open(tmp.resolve("cas"));
+    ContainerdStoreTest.Fixture pause = ContainerdStoreTest.image("registry.k8s.io/pause:3.10.1", "a", store);
+    new ImageStoreStep(new ImageStoreStep.Options(new ContainerdStore.Seed(List.of(pause.image()),
+        StoreOptions.forContainerd("2.1", "registry.k8s.io/pause:3.10.1", Platform.LINUX_AMD64,
+            ContainerdStoreTest.T))), store).apply(image, EventSink.NONE);
+    io.hypervisor.assembler.recipe.RecipeReader.Result r = new io.hypervisor.assembler.recipe.RecipeReader(
+        java.util.Map.of(), List.of()).readText("""
+            apiVersion: assemble.hypervisor.io/v1
+            kind: NodeImage
+            base: {path: base.qcow2, os: debian-12}
+            kubernetes: {version: 1.34.2, role: worker}
+            containerd: {version: "2.1"}
+            """, "t.yaml");
+    io.hypervisor.assembler.plan.Plan plan = new io.hypervisor.assembler.plan.Planner(
+        io.hypervisor.assembler.plan.KubernetesBom.load()).plan(r.recipe(), r.warnings());
+    String ours = plan.files().stream().filter(f -> f.path().equals("/etc/containerd/config.toml")).findFirst()
+        .orElseThrow().content();
+    java.util.function.BiFunction<String, String, io.hypervisor.assembler.model.Check> check = (pkg, config) -> {
+      try {
+        image.write("/var/lib/dpkg/status", ("Package: " + pkg.split(" ")[0] + "\nStatus: install ok installed\n"
+            + "Version: " + pkg.split(" ")[1] + "\n\n").getBytes(StandardCharsets.UTF_8), 0644);
+        image.write("/etc/containerd/config.toml", config.getBytes(StandardCharsets.UTF_8), 0644);
+      } catch (IOException e) {
+        throw new java.io.UncheckedIOException(e);
+      }
+      return new io.hypervisor.assembler.assemble.Verifier(image, plan, null).run(EventSink.NONE).stream()
+          .filter(c -> c.name().equals("containerd")).findFirst().orElseThrow();
+    };
+    var ok = check.apply("containerd.io 2.1.9-1~debian.12~bookworm", ours);
+    assertEquals("containerd.io 2.1.9-1~debian.12~bookworm: config version 3, CRI on, metadata schema 4", ok.detail(),
+        ok.toString());
+    assertFalse(ok.failed());
+    // Docker's own config.toml, left in place: no version (1) and CRI disabled
+    var docker = check.apply("containerd.io 2.1.9-1~debian.12~bookworm",
+        "disabled_plugins = [\"cri\"]\n#root = \"/var/lib/containerd\"\n");
+    assertTrue(docker.failed());
+    assertTrue(docker.detail().contains("config.toml disables CRI (disabled_plugins [cri])"), docker.detail());
+    assertTrue(docker.detail().contains("config.toml is version 1, containerd 2.1 reads version 3"), docker.detail());
+    // containerd 1.6 with a store seeded for 2.x
+    var old = check.apply("containerd 1.6.20~ds1-1+deb12u3", ours.replace("version = 3", "version = 2"));
+    assertTrue(old.failed());
+    assertTrue(old.detail().contains("meta.db has metadata schema 4, containerd 1.6 writes 3"), old.detail());
+  }
+
   @Test
   void finishTrims() throws IOException {
     assertEquals("trimmed", new FinishStep(new FinishStep.Options()).apply(image, EventSink.NONE));

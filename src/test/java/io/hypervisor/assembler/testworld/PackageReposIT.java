@@ -17,7 +17,8 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * The signed package repository stand-ins, checked with the real tools: apt accepts the flat
  * repository and refuses it once Release is tampered with; gpg and rpm verify the rpm-md twin;
- * the stand-in programs answer like the real ones and say they are stand-ins.
+ * apt takes the Docker stand-in's bookworm and trixie suites, rpm and gpg its RHEL 9 repository;
+ * the stand-in packages have their real counterparts' shape and say they are stand-ins.
  */
 @Tag("integration")
 @SuppressWarnings("unchecked")
@@ -115,6 +116,90 @@ class PackageReposIT {
     }
     String names = Tools.run(List.of("sh", "-c", "zcat " + rpm.resolve("repodata") + "/*-primary.xml.gz")).ok().out();
     assertTrue(names.contains("<name>kubelet</name>") && names.contains("ver=\"1.34.2\" rel=\"150500.1.1\""), names);
+  }
+
+  /** Docker's layout: dists/<suite>/stable, the pool under dists/<suite>/pool; real apt takes both suites. */
+  @Test
+  void aptAcceptsTheDockerStandInForBookwormAndTrixie() throws IOException {
+    Path docker = Fixtures.part("docker-repo");
+    Path keyring = tmp.resolve("docker.gpg");
+    Tools.run(List.of("gpg", "--batch", "--yes", "--dearmor", "-o", keyring.toString(),
+        docker.resolve("linux/debian/gpg").toString())).ok();
+    String version = Files.readString(docker.resolve("containerd.io.version")).strip();
+    for (String[] suite : new String[][] {{"bookworm", "12"}, {"trixie", "13"}}) {
+      Path state = tmp.resolve("docker-" + suite[0]);
+      Files.createDirectories(state.resolve("lists/partial"));
+      Files.createDirectories(state.resolve("cache/archives/partial"));
+      Files.writeString(state.resolve("status"), "");
+      try (StaticServer server = new StaticServer(docker, "127.0.0.1")) {
+        Path sources = state.resolve("docker.list");
+        Files.writeString(sources, "deb [arch=amd64 signed-by=" + keyring + "] " + server.url() + "/linux/debian "
+            + suite[0] + " stable\n");
+        List<String> base = List.of("apt-get", "-q", "-o", "Dir::Etc::SourceList=" + sources,
+            "-o", "Dir::Etc::SourceParts=/nonexistent", "-o", "Dir::State=" + state,
+            "-o", "Dir::State::status=" + state.resolve("status"), "-o", "Dir::Cache=" + state.resolve("cache"),
+            "-o", "Debug::NoLocking=1", "-o", "APT::Architecture=amd64", "-o", "Acquire::Languages=none",
+            "-o", "APT::Sandbox::User=root");
+        List<String> update = new ArrayList<>(base);
+        update.add("update");
+        Tools.Result u = Tools.run(update).ok();
+        assertTrue(!u.err().contains("W:") && !u.err().contains("E:"), u.err());
+        List<String> show = new ArrayList<>(base);
+        show.addAll(List.of("download", "--print-uris", "containerd.io"));
+        String uri = Tools.run(show).ok().out().replace("%7e", "~");
+        assertTrue(uri.contains("/linux/debian/dists/" + suite[0] + "/pool/stable/amd64/containerd.io_" + version
+            + "-1~debian." + suite[1] + "~" + suite[0] + "_amd64.deb"), uri);
+      }
+    }
+  }
+
+  /** The package's shape: Docker's fields and files, Docker's config.toml with CRI disabled, real containerd 2.x binaries. */
+  @Test
+  void theContainerdIoStandInHasTheRealPackagesShape() throws IOException {
+    Path docker = Fixtures.part("docker-repo");
+    Path deb;
+    try (Stream<Path> s = Files.list(docker.resolve("linux/debian/dists/bookworm/pool/stable/amd64"))) {
+      deb = s.findFirst().orElseThrow();
+    }
+    String control = Tools.run(List.of("dpkg-deb", "-f", deb.toString())).ok().out();
+    for (String field : List.of("Package: containerd.io", "Provides: containerd, runc", "Conflicts: containerd, runc",
+        "Replaces: containerd, runc", "Depends: libc6 (>= 2.34), libseccomp2 (>= 2.5.0)",
+        "Description: An open and reliable container runtime", " Test stand-in for Docker's containerd.io")) {
+      assertTrue(control.contains(field), field + " in " + control);
+    }
+    Path root = tmp.resolve("containerd.io");
+    Tools.run(List.of("dpkg-deb", "-x", deb.toString(), root.toString())).ok();
+    assertTrue(Files.readString(root.resolve("etc/containerd/config.toml")).contains("disabled_plugins = [\"cri\"]"));
+    assertTrue(Files.readString(root.resolve("lib/systemd/system/containerd.service"))
+        .contains("ExecStart=/usr/bin/containerd"));
+    for (String b : List.of("containerd", "containerd-shim-runc-v2", "ctr", "runc")) {
+      assertTrue(Files.isExecutable(root.resolve("usr/bin/" + b)), b);
+    }
+    assertTrue(Tools.run(List.of(root + "/usr/bin/containerd", "--version")).ok().out().contains(" 2."));
+    assertTrue(Tools.run(List.of("dpkg-deb", "-I", deb.toString(), "postinst")).ok().out()
+        .contains("deb-systemd-helper enable 'containerd.service'"));
+
+    Path rhel = docker.resolve("linux/rhel");
+    Path db = tmp.resolve("docker-rpmdb");
+    Tools.run(List.of("rpm", "--dbpath", db.toString(), "--import", rhel.resolve("gpg").toString())).ok();
+    Path rpm;
+    try (Stream<Path> s = Files.list(rhel.resolve("9/x86_64/stable/Packages"))) {
+      rpm = s.findFirst().orElseThrow();
+    }
+    assertTrue(rpm.getFileName().toString().matches("containerd\\.io-2\\.\\d+\\.\\d+-1\\.el9\\.x86_64\\.rpm"), rpm.toString());
+    assertTrue(Tools.run(List.of("rpm", "--dbpath", db.toString(), "-K", rpm.toString())).ok().out()
+        .contains("signatures OK"));
+    String deps = Tools.run(List.of("rpm", "-qp", "--provides", "--conflicts", "--obsoletes", "--requires",
+        rpm.toString())).ok().out();
+    assertTrue(deps.contains("container-selinux") && deps.contains("libseccomp") && deps.contains("runc"), deps);
+    Path home = tmp.resolve("docker-gnupg");
+    Files.createDirectories(home);
+    Tools.run(List.of("gpg", "--homedir", home.toString(), "--batch", "--import", rhel.resolve("gpg").toString())).ok();
+    Path repodata = rhel.resolve("9/x86_64/stable/repodata");
+    Tools.run(List.of("gpg", "--homedir", home.toString(), "--batch", "--verify",
+        repodata.resolve("repomd.xml.asc").toString(), repodata.resolve("repomd.xml").toString())).ok();
+    assertNotEquals(Files.readString(docker.resolve("key.fingerprint")).strip(),
+        Files.readString(Fixtures.part("repos").resolve("key.fingerprint")).strip(), "a key of its own");
   }
 
   @Test

@@ -1,5 +1,6 @@
 package io.hypervisor.assembler.testworld;
 
+import io.hypervisor.assembler.plan.Versions;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -11,6 +12,39 @@ import java.nio.file.Path;
  */
 public final class TestRecipes {
   private TestRecipes() {}
+
+  /**
+   * The recipe of a suite image: its base and role, the Kubernetes repository at {@code aptRoot},
+   * for containerd.io the Docker stand-in at {@code dockerRoot} (its Debian repository,
+   * {@code linux/debian}) with the line it serves pinned, the registry as every image registry's
+   * mirror, the image written to {@code output}.
+   */
+  public static Path recipe(Path dir, SuiteImage image, String aptRoot, String dockerRoot, String registry,
+      Path output) throws IOException {
+    Path f = recipe(dir, image.role(), aptRoot, registry, output, image.base());
+    String text = Files.readString(f).replace("  os: debian-12\n", "  os: " + image.os() + "\n")
+        .replace("name: test-world-" + image.role() + "\n", "name: test-world-" + image.label() + "\n");
+    if (image.containerdIo()) {
+      Path docker = Fixtures.part("docker-repo");
+      text = text.replace("containerd: {source: distro}\n", "containerd: {version: \""
+          + Versions.line(Files.readString(docker.resolve("containerd.io.version")).strip()) + "\"}\n")
+          .replace("repositories:\n", """
+              repositories:
+                - name: docker
+                  mirror: %s/linux/debian
+                  key:
+                    path: %s
+                    fingerprint: %s
+              """.formatted(dockerRoot, docker.resolve("linux/debian/gpg"),
+              Files.readString(docker.resolve("key.fingerprint")).strip()));
+    }
+    Path out = dir.resolve("test-world-" + image.label() + ".yaml");
+    Files.writeString(out, text);
+    if (!out.equals(f)) {
+      Files.delete(f);
+    }
+    return out;
+  }
 
   /** A worker recipe; {@code aptRoot} serves fixtures' repos/apt, {@code registry} may be null (no images mirror). */
   public static Path worker(Path dir, String aptRoot, String registry) throws IOException {

@@ -1,0 +1,222 @@
+package io.hypervisor.assembler.testworld;
+
+import io.hypervisor.assembler.cli.Main;
+import io.hypervisor.assembler.events.EventSink;
+import io.hypervisor.assembler.guestfs.GuestfsSession;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.Comparator;
+import java.util.EnumMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Semaphore;
+import java.util.stream.Stream;
+
+/**
+ * The suite's images ({@link SuiteImage}), each built once per test JVM by the real CLI
+ * ({@code assemble RECIPE --write-lock}) against the test world's loopback servers, and shared by
+ * every test that reads it; each booted at most once ({@code verify --boot}); each opened at most
+ * once read-only for tests that read files. Builds and boots run on background threads, as many
+ * at a time as the host has cores ({@link #slot}): a TCG guest keeps about one core busy, so two
+ * run side by side on this project's two-core machines while the test thread goes on. Everything
+ * heavy is counted and timed for the run's report ({@link #report}).
+ */
+public final class SuiteImages {
+  /**
+   * One build: its recipe (its servers are gone after the build), output, manifest, lock, cache,
+   * work directory and console; for an air-gapped build also the site's story (bundle, fetch, kill).
+   */
+  public record Built(SuiteImage suiteImage, Path recipe, Path image, Path manifest, Path lock, Path cache, Path work,
+      int code, String out, String err, AirGappedBuild.Site site) {}
+
+  /** One CLI run (a boot): exit code, stdout, stderr. */
+  public record Run(int code, String out, String err) {}
+
+  private static final int SLOTS = Math.max(1, Runtime.getRuntime().availableProcessors());
+  private static final Semaphore SLOT = new Semaphore(SLOTS, true);
+  /** Runs builds and boots in the order they were asked for, as many at once as there are slots. */
+  private static final ExecutorService POOL = Executors.newFixedThreadPool(SLOTS, r -> {
+    Thread t = new Thread(r, "suite-images");
+    t.setDaemon(true);
+    return t;
+  });
+  private static final Map<SuiteImage, CompletableFuture<Built>> BUILDS = new EnumMap<>(SuiteImage.class);
+  private static final Map<SuiteImage, CompletableFuture<Run>> BOOTS = new EnumMap<>(SuiteImage.class);
+  private static final Map<SuiteImage, GuestfsSession> SESSIONS = new EnumMap<>(SuiteImage.class);
+  private static final List<String> TIMINGS = new ArrayList<>();
+  private static Path root;
+
+  private SuiteImages() {}
+
+  /** The build of {@code image}, made on first use (or already under way). */
+  public static Built get(SuiteImage image) {
+    try {
+      return build(image).join();
+    } catch (CompletionException e) {
+      throw e.getCause() instanceof RuntimeException r ? r : e;
+    }
+  }
+
+  /** Starts the builds (and, with {@code boots}, the boots) of these images, in their order. */
+  public static synchronized void prefetch(Collection<SuiteImage> images, Collection<SuiteImage> boots) {
+    images.forEach(SuiteImages::build);
+    boots.forEach(SuiteImages::bootFuture);
+  }
+
+  private static synchronized CompletableFuture<Built> build(SuiteImage image) {
+    return BUILDS.computeIfAbsent(image, i -> CompletableFuture.supplyAsync(() -> slot("build " + i.label(),
+        () -> buildNow(i)), POOL));
+  }
+
+  /** {@code verify --boot --json} of the image, run once per test JVM (start it early with {@link #prefetch}). */
+  public static Run boot(SuiteImage image) {
+    return bootFuture(image).join();
+  }
+
+  private static synchronized CompletableFuture<Run> bootFuture(SuiteImage image) {
+    return BOOTS.computeIfAbsent(image, i -> build(i).thenApplyAsync(b -> slot("boot " + i.label(),
+        () -> run("--accel", Guests.accelerator().toString(), "--guest-cpus", Guests.CPUS, "--work",
+            workDir("boot-" + i.label()).toString(), "--json", "verify", "--boot", b.image().toString(), "--recipe",
+            b.recipe().toString())), POOL));
+  }
+
+  /**
+   * A read-only appliance on the built image, launched once and shared by every test that only
+   * reads files (closed when the JVM ends). libguestfs handles are not thread-safe: use it from
+   * the test thread only.
+   */
+  public static GuestfsSession readOnly(SuiteImage image) throws IOException {
+    Built b = get(image); // outside any lock: builds finish on other threads
+    if (b.code() != 0) {
+      throw new IllegalStateException(image + " did not build: " + b.err());
+    }
+    synchronized (SESSIONS) {
+      GuestfsSession s = SESSIONS.get(image);
+      if (s == null) {
+        long t0 = System.nanoTime();
+        s = GuestfsSession.open(GuestfsSession.Options.readOnly(b.image(), "qcow2", Guests.accelerator(),
+            Duration.ofMinutes(10)).withCpus(Integer.parseInt(Guests.CPUS)), EventSink.NONE);
+        note("read-only appliance " + image.label(), t0);
+        SESSIONS.put(image, s);
+      }
+      return s;
+    }
+  }
+
+  /**
+   * Runs heavy work (a TCG guest: a build, a boot, an appliance) in one of the host's slots, so
+   * at most one guest per core runs at once; the time is reported.
+   */
+  public static <T> T slot(String what, Callable<T> work) {
+    try {
+      SLOT.acquire();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("interrupted waiting for a slot for " + what, e);
+    }
+    long t0 = System.nanoTime();
+    try {
+      return work.call();
+    } catch (RuntimeException e) {
+      throw e;
+    } catch (Exception e) {
+      throw new IllegalStateException(what + ": " + e, e);
+    } finally {
+      SLOT.release();
+      note(what, t0);
+    }
+  }
+
+  private static void note(String what, long t0) {
+    synchronized (TIMINGS) {
+      TIMINGS.add(String.format("%6.0f s  %s", (System.nanoTime() - t0) / 1e9, what));
+    }
+  }
+
+  /** What ran and how long each took, in the order they finished. */
+  public static List<String> report() {
+    synchronized (TIMINGS) {
+      return List.copyOf(TIMINGS);
+    }
+  }
+
+  /** The directory all builds share (one content store, as on a build host). */
+  public static synchronized Path root() {
+    if (root == null) {
+      try {
+        root = Files.createTempDirectory("assemble-suite-");
+      } catch (IOException e) {
+        throw new UncheckedIOException(e);
+      }
+      Path r = root;
+      Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+        synchronized (SESSIONS) {
+          SESSIONS.values().forEach(s -> {
+            try {
+              s.close();
+            } catch (IOException ignored) {
+              // read-only
+            }
+          });
+        }
+        deleteTree(r);
+      }));
+    }
+    return root;
+  }
+
+  /** The work directory of one user of the suite (builds share "work"; boots get their own, for their console logs). */
+  public static Path workDir(String name) {
+    return root().resolve(name);
+  }
+
+  /** Runs the CLI in this JVM. */
+  public static Run run(String... args) {
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    ByteArrayOutputStream err = new ByteArrayOutputStream();
+    int code = Main.run(args, new PrintStream(out, true, StandardCharsets.UTF_8),
+        new PrintStream(err, true, StandardCharsets.UTF_8));
+    return new Run(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+  }
+
+  private static Built buildNow(SuiteImage i) throws Exception {
+    if (i.airGapped()) {
+      return AirGappedBuild.build(i, Files.createDirectories(root().resolve("air-gap-" + i.label())));
+    }
+    Path dir = root();
+    try (TestRegistry registry = TestRegistry.builder().build().start();
+        StaticServer apt = new StaticServer(Fixtures.part("repos").resolve("apt"), "127.0.0.1");
+        StaticServer docker = new StaticServer(Fixtures.part("docker-repo"), "127.0.0.1")) {
+      Path image = dir.resolve("out").resolve("test-world-" + i.label() + ".qcow2");
+      Path recipe = TestRecipes.recipe(dir.resolve("recipes").resolve(i.label()), i, apt.url(), docker.url(),
+          registry.url(), image);
+      Path lock = dir.resolve(i.label() + ".lock.json");
+      Run r = run("--cache", dir.resolve("cache").toString(), "--work", workDir("work").toString(), "--accel",
+          Guests.accelerator().toString(), "--guest-cpus", Guests.CPUS, recipe.toString(), "--write-lock", lock.toString());
+      Path manifest = image.resolveSibling(image.getFileName().toString().replaceFirst("\\.qcow2$", ".json"));
+      return new Built(i, recipe, image, manifest, lock, dir.resolve("cache"), workDir("work"), r.code(), r.out(),
+          r.err(), null);
+    }
+  }
+
+  private static void deleteTree(Path dir) {
+    try (Stream<Path> s = Files.walk(dir)) {
+      s.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+    } catch (IOException ignored) {
+      // a temporary directory: the OS cleans it eventually
+    }
+  }
+}
