@@ -133,7 +133,8 @@ public final class Assembler {
       throw AssemblerException.failed("building " + plan.name() + ": " + e.getMessage(),
           "the content store keeps what was fetched; run again once the cause is fixed (--debug shows more)", e);
     } catch (Exception e) {
-      throw AssemblerException.failed("building " + plan.name() + ": " + e, "--debug shows the trace", e);
+      throw AssemblerException.failed("building " + plan.name() + ": " + AssemblerException.describe(e),
+          "--debug shows the trace", e);
     } finally {
       deleteQuietly(partial);
       WorkDirs.delete(work);
@@ -308,7 +309,8 @@ public final class Assembler {
       } else if (keyringOwner.containsKey(f.path())) {
         content = keyrings.get(keyringOwner.get(f.path()));
       } else if (f.source() != null && f.source().startsWith("CA file ")) {
-        content = Files.readAllBytes(Path.of(f.source().substring("CA file ".length())));
+        content = io.hypervisor.assembler.model.SmallFiles.read(Path.of(f.source().substring("CA file ".length())),
+            io.hypervisor.assembler.model.SmallFiles.KEY, "mirror CA file");
       } else {
         throw new IOException("no content for the planned file " + f.path() + " (" + f.source() + ")");
       }

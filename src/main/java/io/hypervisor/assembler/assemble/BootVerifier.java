@@ -163,7 +163,7 @@ public final class BootVerifier {
         Thread.currentThread().interrupt();
         throw new java.io.InterruptedIOException("interrupted while the node booted");
       } catch (ExecutionException e) {
-        throw new IOException("reading the serial console: " + e.getCause(), e.getCause());
+        throw new IOException("reading the serial console: " + AssemblerException.describe(e.getCause()), e.getCause());
       }
       Duration bootTime = Duration.ofNanos((firstCheck[0] == 0 ? System.nanoTime() : firstCheck[0]) - t0);
       List<Check> out = new ArrayList<>();

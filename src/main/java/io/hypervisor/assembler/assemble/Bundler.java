@@ -134,8 +134,8 @@ public final class Bundler {
       try (EventSink.Step s = events.step("open bundle", bundle.toString());
           InputStream in = new java.io.BufferedInputStream(Files.newInputStream(bundle), 1 << 16)) {
         c = Bundle.read(in, store, check(trustKey));
-        s.ok(c.manifest().items().size() + " files" + (c.signed() ? (trustKey != null ? ", signature good" : ", signed")
-            : ""));
+        s.ok(c.manifest().items().size() + " files" + (c.signed() ? (trustKey != null ? ", signature good"
+            : ", signature present but not checked (no --trust-key)") : ""));
       }
       List<String> problems = new ArrayList<>(c.problems());
       Lock lock = null;
@@ -175,6 +175,7 @@ public final class Bundler {
 
   /** Reads a bundle without keeping anything (bundle ls/verify); checks the signature when a key is given. */
   public static Report check(Path bundle, byte[] trustKey) throws IOException {
+    io.hypervisor.assembler.model.SmallFiles.requireRegular(bundle, "bundle");
     try (InputStream in = new java.io.BufferedInputStream(Files.newInputStream(bundle), 1 << 16)) {
       Bundle.Contents c = Bundle.read(in, Bundle.BlobSink.checking(), check(trustKey));
       return new Report(c.manifest().name(), Bundle.describe(c.manifest()).lines().toList(), c.signed(),

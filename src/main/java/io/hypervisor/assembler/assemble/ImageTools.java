@@ -2,6 +2,7 @@ package io.hypervisor.assembler.assemble;
 
 import io.hypervisor.assembler.content.ContentStore;
 import io.hypervisor.assembler.events.EventSink;
+import io.hypervisor.assembler.fetch.ImageFinder;
 import io.hypervisor.assembler.http.HttpSettings;
 import io.hypervisor.assembler.model.AssemblerException;
 import io.hypervisor.assembler.model.Descriptor;
@@ -33,13 +34,38 @@ import java.util.Map;
  * OCI layout tars or directories.
  */
 public final class ImageTools {
-  /** How to reach registries. */
+  /**
+   * How to reach images: registries (hosts configuration, mirrors, HTTP behaviour, offline or
+   * not) and pre-fetched image archives ({@code --images-dir}), looked at before any registry.
+   */
   public record Access(Path hostsDir, Map<String, List<String>> mirrors, HttpSettings http,
-      Map<String, String> environment) {
+      Map<String, String> environment, List<Path> archives) {
+    public Access {
+      archives = archives == null ? List.of() : List.copyOf(archives);
+    }
+
     /** Registry access with default HTTP behaviour and the process environment. */
     public static Access of(Path hostsDir, Map<String, List<String>> mirrors) {
-      return new Access(hostsDir, mirrors, HttpSettings.defaults(), System.getenv());
+      return new Access(hostsDir, mirrors, HttpSettings.defaults(), System.getenv(), List.of());
     }
+
+    /** The same with image archives to look in first, and no network at all when {@code offline}. */
+    public Access local(List<Path> imageArchives, boolean offline) {
+      return new Access(hostsDir, mirrors, http.withOffline(offline), environment, imageArchives);
+    }
+  }
+
+  /** Opens the registries of {@code a} (only when an image is found nowhere local). */
+  ImageFinder finder(Access a, ContentStore store) throws IOException {
+    return new ImageFinder(store, a.archives(), a.http().offline(), () -> new RegistrySource(hosts(a),
+        CredentialStore.fromEnvironment(a.environment()), a.http(), events, a.environment()), events);
+  }
+
+  /** The refusal for images found nowhere local in an offline run. */
+  static AssemblerException offline(List<String> missing) {
+    return AssemblerException.input("network access refused (--offline): " + missing.size() + " images are in "
+        + "neither the content store (pinned by digest) nor an image archive: " + String.join(", ", missing),
+        "pin them by digest once pulled (REF@sha256:…), give their tarballs with --images-dir DIR, or drop --offline");
   }
 
   /** A pulled image, for the CLI to print. */
@@ -106,21 +132,28 @@ public final class ImageTools {
     ContentStore store = store();
     List<ImageRecord> records = new ArrayList<>();
     List<Pulled> out = new ArrayList<>();
-    try (AutoCloseable lease = store.lease();
-        ImageSource src = new RegistrySource(hosts(access), CredentialStore.fromEnvironment(access.environment()),
-            access.http(), events, access.environment());
-        Puller puller = new Puller(store, 4, true)) {
+    List<String> missing = new ArrayList<>();
+    try (AutoCloseable lease = store.lease(); ImageFinder finder = finder(access, store)) {
       for (String r : refs) {
         ImageRef ref = ref(r);
         try (EventSink.Step step = events.step("pull " + ref, null)) {
           // Every blob was verified while it streamed in (or re-hashed when it was already
           // cached), so there is nothing left to check here.
-          ImageRecord img = puller.pull(src, ref, platforms);
+          ImageFinder.Found f = finder.find(ref, ref.toString(), platforms);
+          if (f == null) {
+            missing.add(ref.toString());
+            step.ok("missing");
+            continue;
+          }
+          ImageRecord img = f.image();
           records.add(img);
           out.add(new Pulled(ref.toString(), img.target().digest().toString(), img.target().mediaType(),
               img.platforms().stream().map(p -> p.platform().toString()).toList(), img.size()));
           step.ok(img.target().digest().shortHex() + ", " + img.size() + " bytes");
         }
+      }
+      if (!missing.isEmpty()) {
+        throw offline(missing);
       }
       if (ociArchive != null) {
         try (EventSink.Step step = events.step("write " + ociArchive, null)) {
@@ -235,6 +268,6 @@ public final class ImageTools {
     String hint = e.getMessage() != null && e.getMessage().contains("401")
         ? "check the registry credentials (docker config.json, credential helper)"
         : "check the registry address, mirrors (--mirror, --hosts-dir) and network";
-    return AssemblerException.failed(e.getMessage() == null ? e.toString() : e.getMessage(), hint, e);
+    return AssemblerException.failed(AssemblerException.describe(e), hint, e);
   }
 }

@@ -5,12 +5,11 @@ import io.hypervisor.assembler.containerd.StoreOptions;
 import io.hypervisor.assembler.content.ContentStore;
 import io.hypervisor.assembler.content.DirectoryWriter;
 import io.hypervisor.assembler.events.EventSink;
+import io.hypervisor.assembler.fetch.ImageFinder;
 import io.hypervisor.assembler.model.AssemblerException;
+import io.hypervisor.assembler.model.ImageRef;
 import io.hypervisor.assembler.model.Platform;
 import io.hypervisor.assembler.oci.ImageRecord;
-import io.hypervisor.assembler.oci.Puller;
-import io.hypervisor.assembler.oci.registry.CredentialStore;
-import io.hypervisor.assembler.oci.registry.RegistrySource;
 import io.hypervisor.assembler.plan.Plan;
 import io.hypervisor.assembler.plan.PlanPrinter;
 import java.io.IOException;
@@ -46,7 +45,8 @@ public final class Seeder {
   public static Request fromPlan(Path planFile, ImageTools.Access fallback) {
     Plan plan;
     try {
-      plan = PlanPrinter.readJson(Files.readString(planFile));
+      plan = PlanPrinter.readJson(io.hypervisor.assembler.model.SmallFiles.readString(planFile,
+          io.hypervisor.assembler.model.SmallFiles.LOCK, "plan"));
     } catch (IOException | IllegalArgumentException e) {
       throw AssemblerException.input("cannot read plan " + planFile + ": " + e.getMessage(),
           "write one with: assemble plan --json RECIPE > plan.json");
@@ -55,7 +55,8 @@ public final class Seeder {
     plan.mirrors().forEach((reg, list) -> mirrors.putIfAbsent(reg, list.stream().map(Plan.Mirror::url).toList()));
     return new Request(plan.images().stream().map(Plan.PlannedImage::ref).toList(), plan.containerd().line(),
         Platform.parse(plan.base().platform()), plan.containerd().sandboxImage(),
-        new ImageTools.Access(fallback.hostsDir(), mirrors, fallback.http(), fallback.environment()));
+        new ImageTools.Access(fallback.hostsDir(), mirrors, fallback.http(), fallback.environment(),
+            fallback.archives()));
   }
 
   public Result seed(Request r, Path root) {
@@ -64,16 +65,24 @@ public final class Seeder {
     try {
       ContentStore store = ContentStore.open(settings.cacheDir());
       List<ImageRecord> records = new ArrayList<>();
+      List<String> missing = new ArrayList<>();
       try (AutoCloseable lease = store.lease();
-          RegistrySource src = new RegistrySource(ImageTools.hosts(r.access()),
-              CredentialStore.fromEnvironment(r.access().environment()), r.access().http(), events,
-              r.access().environment());
-          Puller puller = new Puller(store, 4, true)) {
+          ImageFinder finder = new ImageTools(settings, events).finder(r.access(), store)) {
         for (String ref : r.images()) {
           try (EventSink.Step step = events.step("pull " + ref, null)) {
-            records.add(puller.pull(src, ImageTools.ref(ref), List.of(r.platform())));
-            step.ok();
+            ImageRef parsed = ImageTools.ref(ref);
+            ImageFinder.Found f = finder.find(parsed, parsed.toString(), List.of(r.platform()));
+            if (f == null) {
+              missing.add(ref);
+              step.ok("missing");
+              continue;
+            }
+            records.add(f.image());
+            step.ok(f.from().isEmpty() ? null : f.from());
           }
+        }
+        if (!missing.isEmpty()) {
+          throw ImageTools.offline(missing);
         }
         try (EventSink.Step step = events.step("write containerd store", root.toString())) {
           Files.createDirectories(root);

@@ -133,7 +133,8 @@ final class AssembleCommand implements Callable<Integer> {
       byte[] key = null;
       if (trustKey != null) {
         try {
-          key = java.nio.file.Files.readAllBytes(trustKey);
+          key = io.hypervisor.assembler.model.SmallFiles.read(trustKey, io.hypervisor.assembler.model.SmallFiles.KEY,
+              "trust key");
         } catch (java.io.IOException e) {
           throw AssemblerException.input("cannot read the trusted key " + trustKey + ": " + e.getMessage(),
               "give the public key the bundle was signed with");
@@ -193,22 +194,27 @@ final class AssembleCommand implements Callable<Integer> {
     RecipeReader.Result r = reader().read(file);
     Plan plan = new Planner(KubernetesBom.load()).plan(r.recipe(), r.warnings());
     if (imagesDir != null) {
-      try {
-        try (java.util.stream.Stream<Path> files = java.nio.file.Files.list(imagesDir)) {
-          plan = plan.withImageArchives(files.filter(java.nio.file.Files::isRegularFile)
-              .filter(p -> !p.getFileName().toString().startsWith(".")).sorted()
-              .map(p -> p.toAbsolutePath().toString()).toList());
-        }
-      } catch (java.io.IOException e) {
-        throw AssemblerException.input("cannot list --images-dir " + imagesDir + ": " + e.getMessage(),
-            "give a directory of image tarballs");
-      }
+      plan = plan.withImageArchives(imageArchives().stream().map(Path::toString).toList());
     }
     EventSink ev = events();
     for (Problem w : plan.warnings()) {
       ev.warn(w.render());
     }
     return plan;
+  }
+
+  /** The image tarballs of --images-dir (regular files, not hidden, sorted), absolute; none without it. */
+  List<Path> imageArchives() {
+    if (imagesDir == null) {
+      return List.of();
+    }
+    try (java.util.stream.Stream<Path> files = java.nio.file.Files.list(imagesDir)) {
+      return files.filter(java.nio.file.Files::isRegularFile).filter(p -> !p.getFileName().toString().startsWith("."))
+          .sorted().map(Path::toAbsolutePath).toList();
+    } catch (java.io.IOException e) {
+      throw AssemblerException.input("cannot list --images-dir " + imagesDir + ": " + e.getMessage(),
+          "give a directory of image tarballs");
+    }
   }
 
   /** Parses --accel values. */

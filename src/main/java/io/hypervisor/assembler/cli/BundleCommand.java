@@ -2,6 +2,7 @@ package io.hypervisor.assembler.cli;
 
 import io.hypervisor.assembler.assemble.Bundler;
 import io.hypervisor.assembler.model.AssemblerException;
+import io.hypervisor.assembler.model.SmallFiles;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -37,7 +38,7 @@ final class BundleCommand implements Callable<Integer> {
     }
     Bundler.Report c;
     try {
-      c = Bundler.check(bundle, trustKey == null ? null : Files.readAllBytes(trustKey));
+      c = Bundler.check(bundle, trustKey == null ? null : SmallFiles.read(trustKey, SmallFiles.KEY, "trust key"));
     } catch (IOException e) {
       throw AssemblerException.input("reading the bundle " + bundle + ": " + e.getMessage(),
           "give a file written by assemble fetch");
@@ -46,7 +47,10 @@ final class BundleCommand implements Callable<Integer> {
       Tables.json(root.out, Map.of("bundle", bundle.toString(), "report", c));
     } else if (action.equals("ls")) {
       c.files().forEach(root.out::println);
-      root.out.println(c.files().size() + " files, " + (c.signed() ? "signed" : "not signed")
+      // A signature is only "good" once checked against a key the user trusts.
+      root.out.println(c.files().size() + " files, " + (!c.signed() ? "not signed" : trustKey == null
+          ? "signature present, not checked (give --trust-key KEY)" : c.problems().stream()
+              .anyMatch(p -> p.startsWith("signature:")) ? "signature BAD" : "signature good")
           + (c.ok() ? "" : "; " + c.problems().size() + " problems (assemble bundle verify lists them)"));
     } else {
       c.problems().forEach(p -> root.out.println("FAIL  " + p));

@@ -47,7 +47,8 @@ final class FetchCommand implements Callable<Integer> {
     byte[] key = null;
     if (signKey != null) {
       try {
-        key = Files.readAllBytes(signKey);
+        key = io.hypervisor.assembler.model.SmallFiles.read(signKey, io.hypervisor.assembler.model.SmallFiles.KEY,
+            "signing key");
       } catch (IOException e) {
         throw AssemblerException.input("cannot read the signing key " + signKey + ": " + e.getMessage(),
             "give an exported secret key: gpg --export-secret-keys --armor KEYID > key.asc");

@@ -34,7 +34,8 @@ final class InspectCommand implements Callable<Integer> {
   @Override
   public Integer call() {
     ImageTools.Inspection i = new ImageTools(root.settings(), root.events()).inspect(what,
-        registries.access(), platform == null ? null : Options.platform(platform));
+        registries.access().local(List.of(), root.settings().offline()), platform == null ? null
+            : Options.platform(platform));
     if (root.json) {
       Tables.json(root.out, i);
       return ExitCodes.OK;

@@ -28,7 +28,17 @@ public final class Main {
       return ExitCodes.INPUT;
     });
     cl.setExecutionExceptionHandler((ex, c, parsed) -> report(ex, err, root.debug));
-    return cl.execute(args);
+    try {
+      return cl.execute(args);
+    } catch (StackOverflowError | OutOfMemoryError e) {
+      // Inputs are bounded so this should not happen; if it does, one line, not a trace.
+      err.println("error: internal error: " + (e instanceof OutOfMemoryError ? "out of memory" : "stack overflow")
+          + (root.debug ? "" : " (--debug shows where)"));
+      if (root.debug) {
+        e.printStackTrace(err);
+      }
+      return ExitCodes.FAILED;
+    }
   }
 
   static int report(Exception ex, PrintStream err, boolean debug) {
@@ -45,7 +55,7 @@ public final class Main {
       }
       return a.kind().exitCode();
     }
-    err.println("error: internal error: " + ex);
+    err.println("error: internal error: " + AssemblerException.describe(ex));
     if (debug) {
       ex.printStackTrace(err);
     } else {

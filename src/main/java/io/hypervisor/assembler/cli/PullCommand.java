@@ -51,7 +51,7 @@ final class PullCommand implements Callable<Integer> {
       ps.add(Options.platform(p));
     }
     List<ImageTools.Pulled> pulled = new ImageTools(root.settings(), root.events()).pull(refs, ps,
-        registries.access(), ociArchive, ociDir);
+        registries.access().local(root.imageArchives(), root.settings().offline()), ociArchive, ociDir);
     if (root.json) {
       Tables.json(root.out, pulled);
     } else {

@@ -2,6 +2,7 @@ package io.hypervisor.assembler.cli;
 
 import io.hypervisor.assembler.assemble.ImageTools;
 import io.hypervisor.assembler.assemble.Seeder;
+import io.hypervisor.assembler.model.AssemblerException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -60,7 +61,10 @@ final class SeedCommand implements Callable<Integer> {
 
   @Override
   public Integer call() {
-    ImageTools.Access access = registries.access();
+    if (!containerd.matches("[0-9]{1,4}\\.[0-9]{1,4}(\\.[0-9]{1,6})?")) {
+      throw AssemblerException.input("--containerd " + containerd + " is not a containerd line", "e.g. 1.7 or 2.1");
+    }
+    ImageTools.Access access = registries.access().local(root.imageArchives(), root.settings().offline());
     Seeder.Request req = what.plan != null ? Seeder.fromPlan(what.plan, access)
         : new Seeder.Request(what.images, containerd, Options.platform(platform), sandbox, access);
     Seeder.Result r = new Seeder(root.settings(), root.events()).seed(req, rootDir);

@@ -67,7 +67,8 @@ final class VerifyCommand implements Callable<Integer> {
       plan = root.plan(recipe);
     } else {
       try {
-        plan = PlanPrinter.readJson(Files.readString(planFile));
+        plan = PlanPrinter.readJson(io.hypervisor.assembler.model.SmallFiles.readString(planFile,
+            io.hypervisor.assembler.model.SmallFiles.LOCK, "plan"));
       } catch (IOException | IllegalArgumentException e) {
         throw AssemblerException.input("cannot read the plan " + planFile + ": " + e.getMessage(),
             "write one with assemble plan RECIPE --json > plan.json");

@@ -64,7 +64,7 @@ public final class ContentStore {
   }
 
   public boolean contains(Digest d) {
-    return Files.isRegularFile(path(d));
+    return Files.isRegularFile(path(d), java.nio.file.LinkOption.NOFOLLOW_LINKS);
   }
 
   /** Size of a blob, or -1 when absent. */
@@ -167,6 +167,12 @@ public final class ContentStore {
       }
       Digest d = Digest.of("sha256", md);
       if (!contains(d)) {
+        // as readable as every other blob (a temporary file is created 0600)
+        try {
+          Files.setPosixFilePermissions(tmp, java.nio.file.attribute.PosixFilePermissions.fromString("rw-r--r--"));
+        } catch (UnsupportedOperationException e) {
+          // not a POSIX file system: its default applies
+        }
         Files.createDirectories(path(d).getParent());
         Files.move(tmp, path(d), java.nio.file.StandardCopyOption.ATOMIC_MOVE);
       }
@@ -176,13 +182,23 @@ public final class ContentStore {
     }
   }
 
-  /** Opens a blob for reading, without verification. */
+  /**
+   * Opens a blob for reading, without verification. Only a regular file is opened: a FIFO or
+   * device put where a blob belongs would block or stream for ever (it counts as corrupt).
+   */
   public InputStream open(Digest d) throws IOException {
+    Path p = path(d);
+    java.nio.file.attribute.BasicFileAttributes a;
     try {
-      return Files.newInputStream(path(d));
+      a = Files.readAttributes(p, java.nio.file.attribute.BasicFileAttributes.class,
+          java.nio.file.LinkOption.NOFOLLOW_LINKS);
     } catch (NoSuchFileException e) {
-      throw new NoSuchFileException(path(d).toString(), null, "blob " + d + " is not in the content store");
+      throw new NoSuchFileException(p.toString(), null, "blob " + d + " is not in the content store");
     }
+    if (!a.isRegularFile()) {
+      throw new DigestMismatchException("blob " + d + " in the content store is not a regular file", d, null);
+    }
+    return Files.newInputStream(p);
   }
 
   /**
@@ -200,12 +216,13 @@ public final class ContentStore {
     }
   }
 
-  /** Re-hashes a blob; false (and the blob removed) when it is corrupt. */
+  /** Re-hashes a blob; false (and the blob removed) when it is corrupt or not a regular file. */
   public boolean verify(Digest d) throws IOException {
     try (InputStream in = openVerified(d, -1)) {
       in.transferTo(java.io.OutputStream.nullOutputStream());
       return true;
     } catch (DigestMismatchException e) {
+      Files.deleteIfExists(path(d));
       return false;
     }
   }

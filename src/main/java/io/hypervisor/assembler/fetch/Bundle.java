@@ -6,7 +6,6 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 import io.hypervisor.assembler.content.ContentStore;
 import io.hypervisor.assembler.content.TarWriter;
 import io.hypervisor.assembler.model.Digest;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.channels.WritableByteChannel;
@@ -178,19 +177,29 @@ public final class Bundle {
     try (TarArchiveInputStream tar = new TarArchiveInputStream(in)) {
       TarArchiveEntry e = next(tar);
       if (e == null || !e.getName().equals(MANIFEST)) {
-        throw new IOException("not an assemble bundle: the first entry is " + (e == null ? "missing" : e.getName())
+        throw new IOException("not an assemble bundle: the first entry is " + (e == null ? "missing" : "another file")
             + ", not " + MANIFEST);
       }
-      byte[] manifestBytes = tar.readAllBytes();
-      m = JSON.readValue(manifestBytes, Manifest.class);
-      if (m.format() != FORMAT) {
-        throw new IOException("bundle format " + m.format() + " is not supported (this assembler reads " + FORMAT + ")");
+      byte[] manifestBytes = readEntry(tar, e, MAX_MANIFEST);
+      try {
+        m = JSON.readValue(manifestBytes, Manifest.class);
+      } catch (IOException | RuntimeException bad) {
+        throw new IOException(MANIFEST + " is not a bundle manifest (JSON with format, name and items)");
+      }
+      if (m == null || m.format() != FORMAT) {
+        throw new IOException("bundle format " + (m == null ? "missing" : m.format()) + " is not supported (this "
+            + "assembler reads " + FORMAT + ")");
+      }
+      List<String> malformed = malformed(m);
+      if (!malformed.isEmpty()) {
+        throw new IOException(MANIFEST + " is malformed: " + String.join("; ", malformed.subList(0,
+            Math.min(5, malformed.size()))) + (malformed.size() > 5 ? " and " + (malformed.size() - 5) + " more" : ""));
       }
       m.items().forEach(i -> listed.putIfAbsent(i.path(), i));
       e = next(tar);
       if (e != null && e.getName().equals(SIGNATURE)) {
         signed = true;
-        byte[] sig = tar.readAllBytes();
+        byte[] sig = readEntry(tar, e, MAX_SIGNATURE);
         if (check != null) {
           try {
             check.verify(manifestBytes, sig);
@@ -215,8 +224,15 @@ public final class Bundle {
         if (!problems.isEmpty() && problems.get(0).startsWith("signature:")) {
           continue; // nothing from an untrusted bundle enters the content store
         }
+        // Only plain entries of exactly the listed size are read: a sparse or special entry, or
+        // one claiming another size, could make the read block, balloon or write elsewhere.
+        if (!plain(e) || e.getSize() != i.size()) {
+          problems.add("bad " + i.kind() + " " + i.name() + " (" + i.path() + "): the entry is "
+              + (plain(e) ? e.getSize() + " bytes, the manifest says " + i.size() : "not a plain file"));
+          continue;
+        }
         if (!i.path().startsWith("blobs/")) {
-          byte[] data = readSmall(tar, i);
+          byte[] data = readEntry(tar, e, MAX_SMALL);
           if (!Digest.sha256(data).encoded().equals(i.sha256()) || data.length != i.size()) {
             problems.add("bad " + i.kind() + " " + i.name() + ": its content does not match " + MANIFEST);
           } else {
@@ -253,13 +269,65 @@ public final class Bundle {
     return null;
   }
 
-  private static byte[] readSmall(InputStream in, Item i) throws IOException {
-    if (i.size() > 16 << 20) {
-      throw new IOException(i.path() + " is listed as " + i.size() + " bytes, too large for a small file");
+  /** A regular file entry, not sparse (sparse entries declare sizes their data does not have). */
+  private static boolean plain(TarArchiveEntry e) {
+    return e.isFile() && !e.isLink() && !e.isSymbolicLink() && !e.isSparse() && !e.isGNUSparse()
+        && !e.isPaxGNUSparse() && !e.isStarSparse() && e.getSize() >= 0;
+  }
+
+  /** A small entry read into memory, at most {@code max} bytes, refused before reading when it claims more. */
+  private static byte[] readEntry(TarArchiveInputStream tar, TarArchiveEntry e, long max) throws IOException {
+    if (!plain(e)) {
+      throw new IOException(e.getName() + " is not a plain file in the bundle");
     }
-    ByteArrayOutputStream b = new ByteArrayOutputStream();
-    in.transferTo(b);
-    return b.toByteArray();
+    if (e.getSize() > max) {
+      throw new IOException(e.getName() + " claims " + e.getSize() + " bytes; at most " + max + " are accepted");
+    }
+    byte[] b = tar.readNBytes((int) max + 1);
+    if (b.length > max) {
+      throw new IOException(e.getName() + " holds more than " + max + " bytes");
+    }
+    return b;
+  }
+
+  /** Largest bundle.json (a line per file: a bundle of tens of thousands of files fits), signature, small file. */
+  static final long MAX_MANIFEST = 64 << 20;
+  static final long MAX_SIGNATURE = 1 << 20;
+  static final long MAX_SMALL = 16 << 20;
+  private static final java.util.regex.Pattern HEX = java.util.regex.Pattern.compile("[0-9a-f]{64}");
+  /** A small file's path: one plain name (lock.json, oci-layout, index.json), never a path that leaves the bundle. */
+  private static final java.util.regex.Pattern SMALL_PATH = java.util.regex.Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,127}");
+  /** The bundle's name: a recipe's image name, used in file names at the site. */
+  public static final java.util.regex.Pattern NAME = java.util.regex.Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,127}");
+
+  /** Everything wrong with a manifest's fields, as a reader would trip over them later (nulls, non-hex digests, paths). */
+  static List<String> malformed(Manifest m) {
+    List<String> out = new ArrayList<>();
+    if (m.name() == null || !NAME.matcher(m.name()).matches()) {
+      out.add("name must be a plain image name (letters, digits, . _ -)");
+    }
+    if (m.items() == null) {
+      out.add("items are missing");
+      return out;
+    }
+    for (int n = 0; n < m.items().size(); n++) {
+      Item i = m.items().get(n);
+      String at = "items[" + n + "]";
+      if (i == null || i.path() == null || i.kind() == null || i.name() == null || i.sha256() == null) {
+        out.add(at + ": path, kind, name and sha256 are required");
+        continue;
+      }
+      if (!HEX.matcher(i.sha256()).matches()) {
+        out.add(at + ": sha256 is not 64 lower-case hex digits");
+      } else if (i.path().startsWith("blobs/") ? !i.path().equals("blobs/sha256/" + i.sha256())
+          : !SMALL_PATH.matcher(i.path()).matches()) {
+        out.add(at + ": path must be blobs/sha256/<its sha256> or a plain file name");
+      }
+      if (i.size() < 0 || i.size() > (1L << 40) || !i.path().startsWith("blobs/") && i.size() > MAX_SMALL) {
+        out.add(at + ": size " + i.size() + " is out of range");
+      }
+    }
+    return out;
   }
 
   /** The manifest as text, for {@code bundle ls}. */

@@ -11,8 +11,6 @@ import io.hypervisor.assembler.model.ImageRef;
 import io.hypervisor.assembler.model.Platform;
 import io.hypervisor.assembler.oci.ImageRecord;
 import io.hypervisor.assembler.oci.ImageSource;
-import io.hypervisor.assembler.oci.Puller;
-import io.hypervisor.assembler.oci.StoreSource;
 import io.hypervisor.assembler.oci.registry.CredentialStore;
 import io.hypervisor.assembler.oci.registry.HostsConfig;
 import io.hypervisor.assembler.oci.registry.RegistrySource;
@@ -150,7 +148,8 @@ public final class Fetcher {
       if (locked != null && store.contains(Digest.parse(locked))) {
         bytes = store.read(Digest.parse(locked));
       } else if (r.keyPath() != null) {
-        bytes = Files.readAllBytes(Path.of(r.keyPath()));
+        bytes = io.hypervisor.assembler.model.SmallFiles.read(Path.of(r.keyPath()),
+            io.hypervisor.assembler.model.SmallFiles.KEY, "key of repository " + r.name());
       } else if (r.keyUrl() != null) {
         bytes = get(r.keyUrl());
       } else {
@@ -242,10 +241,8 @@ public final class Fetcher {
     List<ImageRecord> out = new ArrayList<>();
     List<String> missing = new ArrayList<>();
     Platform platform = Platform.parse(plan.base().platform());
-    ImageSource registry = null;
-    try (Puller puller = new Puller(store, 4, true); StoreSource local = new StoreSource(store);
-        ImageArchives archives = ImageArchives.open(plan.imageArchives().stream().map(Path::of).toList(), store,
-            events)) {
+    try (ImageFinder finder = new ImageFinder(store, plan.imageArchives().stream().map(Path::of).toList(),
+        httpSettings.offline(), () -> registry(plan), events)) {
       for (Plan.PlannedImage i : plan.images()) {
         String digest = pinned.get(i.ref());
         if (lock != null && digest == null) {
@@ -253,46 +250,19 @@ public final class Fetcher {
         }
         ImageRef ref = ImageRef.parse(digest == null ? i.ref() : i.ref() + "@" + digest);
         try (EventSink.Step step = events.step("pull " + i.ref(), digest)) {
-          ImageRecord r = null;
-          String from = "";
-          if (digest != null) {
-            try {
-              r = puller.pull(local, ref, List.of(platform));
-              from = " (content store)";
-            } catch (IOException e) {
-              events.debug(i.ref() + " is not complete in the content store (" + e.getMessage() + "): pulling it");
-            }
-          }
-          ImageSource archive = r == null ? archives.find(i.ref()) : null;
-          if (archive != null) {
-            r = puller.pull(archive, ref, List.of(platform));
-            from = " from " + archive.describe();
-          }
-          if (r == null && httpSettings.offline()) {
+          ImageFinder.Found f = finder.find(ref, i.ref(), List.of(platform));
+          if (f == null) {
             missing.add(i.ref());
             step.ok("missing");
             continue;
           }
-          if (r == null) {
-            if (registry == null) {
-              registry = registry(plan);
-            }
-            r = puller.pull(registry, ref, List.of(platform));
-          }
-          out.add(r);
-          step.ok(r.target().digest().shortHex() + from);
+          out.add(f.image());
+          step.ok(f.image().target().digest().shortHex() + (f.from().isEmpty() ? ""
+              : f.from().equals("content store") ? " (content store)" : " from " + f.from()));
         }
       }
-      for (Path unused : archives.unmatched(plan.images().stream().map(Plan.PlannedImage::ref).toList())) {
+      for (Path unused : finder.unmatched(plan.images().stream().map(Plan.PlannedImage::ref).toList())) {
         events.warn("the image archive " + unused + " holds none of the plan's images");
-      }
-    } catch (IOException e) {
-      throw e;
-    } catch (Exception e) {
-      throw new IOException(e.getMessage(), e);
-    } finally {
-      if (registry != null) {
-        registry.close();
       }
     }
     if (!missing.isEmpty()) {

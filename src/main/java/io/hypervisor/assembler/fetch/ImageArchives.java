@@ -2,6 +2,7 @@ package io.hypervisor.assembler.fetch;
 
 import io.hypervisor.assembler.content.ContentStore;
 import io.hypervisor.assembler.events.EventSink;
+import io.hypervisor.assembler.model.AssemblerException;
 import io.hypervisor.assembler.model.Descriptor;
 import io.hypervisor.assembler.model.ImageRef;
 import io.hypervisor.assembler.oci.archive.ArchiveSource;
@@ -35,9 +36,11 @@ public final class ImageArchives implements AutoCloseable {
         ArchiveSource src = ArchiveSource.open(f, store);
         a.archives.put(f, src);
         s.ok(String.join(", ", src.names()) + (src.legacyDockerSave() ? " (docker save)" : ""));
-      } catch (IOException e) {
+      } catch (IOException | RuntimeException e) {
         a.close();
-        throw new IOException("reading the image archive " + f + ": " + e.getMessage(), e);
+        // A local file the user gave that is not a usable archive: an input error, named.
+        throw AssemblerException.input("reading the image archive " + f + ": " + AssemblerException.describe(e),
+            "give OCI layout, docker save or ctr export tarballs (assemble inspect FILE shows what one holds)");
       }
     }
     return a;

@@ -217,7 +217,8 @@ public final class HttpTransport {
       return;
     }
     Progress progress = new Progress(label, expectedSize);
-    withRetries("GET " + redact(uri), attempt -> {
+    long deadline = System.nanoTime() + settings.deadline(expectedSize).toNanos();
+    withRetries("GET " + redact(uri), deadline, attempt -> {
       long offset = sink.offset();
       Exchange x = exchange("GET", uri, headers, null, auth, offset > 0 ? "bytes=" + offset + "-" : null,
           settings.stallTimeout());
@@ -237,7 +238,7 @@ public final class HttpTransport {
         } else {
           throw new StatusException(x.status, x.headers, "GET " + redact(x.uri) + " answered " + x.status);
         }
-        copy(x, sink, expectedSize, progress, offset);
+        copy(x, sink, progress, deadline);
       } catch (IOException e) {
         if (sink.offset() > offset && !(e instanceof StatusException) && !(e instanceof InterruptedIOException)
             && !(e instanceof SinkFailure)) {
@@ -258,10 +259,18 @@ public final class HttpTransport {
     progress.done(sink.offset());
   }
 
-  private void copy(Exchange x, BodySink sink, long expectedSize, Progress progress, long offset) throws IOException {
+  /**
+   * Copies the body into the sink, watching it: no byte for the stall timeout (the socket's read
+   * timeout), less than the minimum rate over a window (a trickle that keeps the socket alive),
+   * or past the download's deadline, and the attempt ends.
+   */
+  private void copy(Exchange x, BodySink sink, Progress progress, long deadline) throws IOException {
     InputStream in = x.stream();
     byte[] buf = new byte[1 << 18];
     ByteBuffer bb = ByteBuffer.wrap(buf);
+    long window = settings.rateWindow().toNanos();
+    long windowStart = System.nanoTime();
+    long windowBytes = 0;
     try {
       while (true) {
         int n = in.read(buf);
@@ -270,6 +279,21 @@ public final class HttpTransport {
         }
         if (Thread.currentThread().isInterrupted()) {
           throw new InterruptedIOException("interrupted downloading " + redact(x.uri));
+        }
+        long now = System.nanoTime();
+        if (now - deadline > 0) {
+          throw new DeadlineExceeded("download of " + redact(x.uri) + " did not finish within "
+              + settings.deadline(progress.total).toMinutes() + " min (" + sink.offset() + " bytes so far)");
+        }
+        windowBytes += n;
+        if (now - windowStart >= window) {
+          long need = settings.minBytesPerSecond() * settings.rateWindow().toSeconds();
+          if (windowBytes < need) {
+            throw new IOException("download of " + redact(x.uri) + " is too slow: " + windowBytes + " bytes in "
+                + settings.rateWindow().toSeconds() + " s, at least " + need + " expected");
+          }
+          windowStart = now;
+          windowBytes = 0;
         }
         bb.clear().limit(n);
         try {
@@ -294,6 +318,15 @@ public final class HttpTransport {
 
     SinkFailure(IOException cause) {
       super(cause.getMessage(), cause);
+    }
+  }
+
+  /** A download past its deadline: over, whatever else could be retried. */
+  private static final class DeadlineExceeded extends IOException {
+    private static final long serialVersionUID = 1L;
+
+    DeadlineExceeded(String message) {
+      super(message);
     }
   }
 
@@ -446,7 +479,18 @@ public final class HttpTransport {
         if (location == null) {
           throw new IOException(method + " " + redact(start) + ": redirect " + s + " without Location");
         }
-        URI next = uri.resolve(location);
+        URI next;
+        try {
+          next = uri.resolve(location);
+        } catch (IllegalArgumentException e) {
+          throw new HttpException(method + " " + redact(start) + ": redirect " + s + " to a malformed Location", s, null);
+        }
+        if (!"http".equals(next.getScheme()) && !"https".equals(next.getScheme())) {
+          // file:, jar:, ftp: … would read local files or leave HTTP's rules behind.
+          throw io.hypervisor.assembler.model.AssemblerException.input(method + " " + redact(start)
+              + ": refusing a redirect to a " + next.getScheme() + ": URL (only http and https are followed)",
+              "the server (or a proxy) is misconfigured or hostile; check the registry or mirror URL");
+        }
         if ("https".equals(uri.getScheme()) && !"https".equals(next.getScheme())) {
           throw new IOException(method + " " + redact(start) + ": refusing a redirect from https to "
               + next.getScheme());
@@ -498,11 +542,20 @@ public final class HttpTransport {
   }
 
   private <T> T withRetries(String what, Attempt<T> attempt) throws IOException {
+    return withRetries(what, Long.MAX_VALUE, attempt);
+  }
+
+  /** Attempts until success, a failure that cannot change, the retry or resume budget, or the deadline (nanoTime). */
+  private <T> T withRetries(String what, long deadline, Attempt<T> attempt) throws IOException {
     int failures = 0;
     int resumes = 0;
     int lastStatus = -1;
     for (int i = 1; ; i++) {
       Duration wait;
+      if (deadline != Long.MAX_VALUE && System.nanoTime() - deadline > 0) {
+        throw new HttpException(what + ": did not finish in time (" + resumes + " resumes, " + failures
+            + " failed attempts)", lastStatus, null);
+      }
       try {
         T result = attempt.run(i);
         if (result instanceof Response r && retryable(r.status()) && failures + 1 < settings.maxAttempts()) {
@@ -514,8 +567,9 @@ public final class HttpTransport {
           return result;
         }
       } catch (Resumable e) {
-        if (++resumes > 50) {
-          throw new HttpException(what + ": gave up after 50 interrupted transfers: " + e.getMessage(), -1, e);
+        if (++resumes > settings.maxResumes()) {
+          throw new HttpException(what + ": gave up after " + settings.maxResumes() + " interrupted transfers: "
+              + e.getMessage(), -1, e);
         }
         events.debug(what + ": " + e.getMessage() + "; resuming");
         continue;
@@ -530,6 +584,8 @@ public final class HttpTransport {
         throw (IOException) e.getCause();
       } catch (HttpException | InterruptedIOException e) {
         throw e;
+      } catch (DeadlineExceeded e) {
+        throw new HttpException(what + ": " + e.getMessage(), lastStatus, e);
       } catch (IOException e) {
         if (!transientError(e) || ++failures >= settings.maxAttempts()) {
           throw new HttpException(what + " failed after " + Math.max(1, failures) + " attempt(s): " + describe(e),
@@ -551,14 +607,21 @@ public final class HttpTransport {
     return status == 408 || status == 429 || status == 500 || status == 502 || status == 503 || status == 504;
   }
 
-  private static boolean transientError(IOException e) {
-    // Everything an unreliable network produces is worth another try, a refused connection too
-    // (a registry restarting), but not TLS/certificate errors, unknown hosts or a server that
-    // answers a resume with the wrong range.
-    if (e instanceof javax.net.ssl.SSLHandshakeException || e instanceof java.net.UnknownHostException) {
+  /**
+   * Only what an unreliable network produces is worth another try: a refused or reset connection
+   * (a registry restarting), a timeout, a body cut short. What would fail the same way again is
+   * not retried: TLS and certificate errors, unknown hosts, an oversized or unreadable answer, a
+   * token or manifest that does not parse, a resume answered with the wrong range.
+   */
+  static boolean transientError(IOException e) {
+    if (e instanceof javax.net.ssl.SSLException || e instanceof java.net.UnknownHostException) {
       return false;
     }
-    return !(e.getMessage() != null && e.getMessage().startsWith("resuming "));
+    String m = e.getMessage() == null ? "" : e.getMessage();
+    return e instanceof java.net.SocketException || e instanceof SocketTimeoutException
+        || e instanceof java.io.EOFException || m.startsWith("no answer from") || m.contains("Premature EOF")
+        || m.contains("Unexpected end of file")
+        || m.startsWith("download of") && (m.contains(" stalled: ") || m.contains(" is too slow: "));
   }
 
   private static String describe(IOException e) {

@@ -1,5 +1,6 @@
 package io.hypervisor.assembler.http;
 
+import io.hypervisor.assembler.model.SmallFiles;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
@@ -98,13 +99,13 @@ public record Tls(List<Path> caFiles, Path clientCert, Path clientKey, boolean s
 
   private static Collection<? extends Certificate> certificates(Path file) throws IOException,
       GeneralSecurityException {
-    try (InputStream in = Files.newInputStream(file)) {
+    try (InputStream in = new java.io.ByteArrayInputStream(SmallFiles.read(file, SmallFiles.KEY, "certificate file"))) {
       return CertificateFactory.getInstance("X.509").generateCertificates(in);
     }
   }
 
   private static PrivateKey privateKey(Path file) throws IOException, GeneralSecurityException {
-    String pem = Files.readString(file);
+    String pem = SmallFiles.readString(file, SmallFiles.KEY, "private key file");
     if (!pem.contains("BEGIN PRIVATE KEY")) {
       throw new GeneralSecurityException(file + ": expected a PKCS#8 key (BEGIN PRIVATE KEY); convert with "
           + "openssl pkcs8 -topk8 -nocrypt");

@@ -68,6 +68,19 @@ public class AssemblerException extends RuntimeException {
     return new AssemblerException(Kind.HOST, message, hint, null);
   }
 
+  /**
+   * What a failure says, for a user: its message, never its class name (that is for --debug);
+   * the cause's message when it has none of its own.
+   */
+  public static String describe(Throwable t) {
+    for (Throwable c = t; c != null; c = c.getCause()) {
+      if (c.getMessage() != null && !c.getMessage().isBlank()) {
+        return c.getMessage();
+      }
+    }
+    return "an unexpected failure without a message";
+  }
+
   public Kind kind() {
     return kind;
   }

@@ -33,7 +33,8 @@ public record Distro(String id, String version) {
 
   public Distro {
     id = ALIASES.getOrDefault(id.toLowerCase(Locale.ROOT), id.toLowerCase(Locale.ROOT));
-    if (!version.matches("[0-9]+(\\.[0-9]+)?")) {
+    // Bounded digits: a release number never needs more, and more would overflow an int later.
+    if (!version.matches("[0-9]{1,4}(\\.[0-9]{1,4})?")) {
       throw new IllegalArgumentException("malformed version \"" + version + "\" of " + id);
     }
   }

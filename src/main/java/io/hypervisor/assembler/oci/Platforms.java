@@ -41,7 +41,8 @@ public final class Platforms {
   }
 
   private static int level(String variant) {
-    return variant.isEmpty() ? 1 : Integer.parseInt(variant.replaceAll("\\D", "0"));
+    String digits = variant.replaceAll("\\D", "0").replaceFirst("^0+(?=\\d)", "");
+    return variant.isEmpty() ? 1 : digits.length() > 9 ? Integer.MAX_VALUE : Integer.parseInt(digits);
   }
 
   /**

@@ -1,6 +1,7 @@
 package io.hypervisor.assembler.oci;
 
 import io.hypervisor.assembler.content.ContentStore;
+import io.hypervisor.assembler.model.AssemblerException;
 import io.hypervisor.assembler.model.Descriptor;
 import io.hypervisor.assembler.model.ImageRef;
 import io.hypervisor.assembler.model.MediaType;
@@ -101,7 +102,7 @@ public final class Puller implements AutoCloseable {
         if (e.getCause() instanceof IOException io) {
           throw io;
         }
-        throw new IOException("pulling " + ref + ": " + e.getCause(), e.getCause());
+        throw new IOException("pulling " + ref + ": " + AssemblerException.describe(e.getCause()), e.getCause());
       } catch (InterruptedException e) {
         jobs.forEach(j -> j.cancel(true));
         Thread.currentThread().interrupt();

@@ -91,7 +91,8 @@ public final class Signatures {
       throw new IOException(what + " has no pinned key fingerprint");
     }
     if (path != null) {
-      return pinned(java.nio.file.Files.readAllBytes(java.nio.file.Path.of(path)), fingerprint, what + " (" + path + ")");
+      return pinned(io.hypervisor.assembler.model.SmallFiles.read(java.nio.file.Path.of(path),
+          io.hypervisor.assembler.model.SmallFiles.KEY, what + " key"), fingerprint, what + " (" + path + ")");
     }
     if (url == null) {
       throw new IOException(what + " has no key; give key.url or key.path with a fingerprint");

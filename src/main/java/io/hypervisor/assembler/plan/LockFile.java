@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.hypervisor.assembler.model.AssemblerException;
+import io.hypervisor.assembler.model.SmallFiles;
 import io.hypervisor.assembler.model.Digest;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -37,12 +38,19 @@ public final class LockFile {
   public static Lock read(Path file) {
     Lock lock;
     try {
-      lock = JSON.readValue(Files.readString(file), Lock.class);
+      lock = JSON.readValue(SmallFiles.readString(file, SmallFiles.LOCK, "lock"), Lock.class);
     } catch (JsonProcessingException e) {
       throw AssemblerException.input("reading the lock " + file + ": " + e.getOriginalMessage(),
           "write it again with assemble plan RECIPE --lock " + file);
+    } catch (java.nio.file.NoSuchFileException e) {
+      throw AssemblerException.input("no lock at " + file, "check the path, or write one: assemble plan RECIPE --lock "
+          + file);
     } catch (IOException e) {
       throw AssemblerException.input("reading the lock " + file + ": " + e.getMessage(), "check the path");
+    }
+    if (lock == null) {
+      throw AssemblerException.input("the lock " + file + " is empty", "write it again with assemble plan RECIPE --lock "
+          + file);
     }
     var problems = lock.problems();
     if (!problems.isEmpty()) {

@@ -7,6 +7,7 @@ import io.hypervisor.assembler.model.OsFamily;
 import io.hypervisor.assembler.model.PackageRef;
 import io.hypervisor.assembler.model.Position;
 import io.hypervisor.assembler.model.Problem;
+import io.hypervisor.assembler.model.SmallFiles;
 import io.hypervisor.assembler.recipe.Recipe.Role;
 import java.io.IOException;
 import java.io.Reader;
@@ -39,10 +40,11 @@ public final class RecipeReader {
       "AUTOSCALER_VERSION", "platform.autoscaler.tag");
 
   private static final Pattern NAME = Pattern.compile("[a-z0-9][a-z0-9._-]{0,127}");
-  private static final Pattern PATCH = Pattern.compile("v?([0-9]+)\\.([0-9]+)\\.([0-9]+)");
+  /** A Kubernetes patch version; the digits are bounded so every part fits an int. */
+  private static final Pattern PATCH = Pattern.compile("v?([0-9]{1,6})\\.([0-9]{1,6})\\.([0-9]{1,6})");
   private static final Pattern MINOR = Pattern.compile("v?([0-9]+)\\.([0-9]+)");
   private static final Pattern SIZE = Pattern.compile("([0-9]+)\\s*([KMGT]?)(i?B?)?", Pattern.CASE_INSENSITIVE);
-  private static final Pattern SET = Pattern.compile("([A-Za-z][A-Za-z0-9_-]*(?:\\.[A-Za-z][A-Za-z0-9_-]*)*)=(.*)", Pattern.DOTALL);
+  private static final Pattern SET_KEY = Pattern.compile("[A-Za-z][A-Za-z0-9_-]*");
   private static final Pattern FINGERPRINT = Pattern.compile("[0-9A-F]{40}|[0-9A-F]{64}");
   private static final Pattern MODULE = Pattern.compile("[A-Za-z0-9_-]+");
   private static final Pattern SYSCTL = Pattern.compile("[a-z0-9_]+(?:[./][A-Za-z0-9_-]+)+");
@@ -111,14 +113,20 @@ public final class RecipeReader {
     }
     String source = file.normalize().toString();
     Node node;
-    try (Reader in = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
-      node = YamlTree.parse(in, source, problems);
+    try {
+      String text = SmallFiles.readString(file, SmallFiles.RECIPE, from == null ? "recipe file" : "extended file");
+      node = YamlTree.parse(new java.io.StringReader(text), source, problems);
     } catch (NoSuchFileException e) {
       problems.add(Problem.error(from == null ? "" : "extends", from,
           "recipe file " + file + " does not exist", null));
       return null;
+    } catch (SmallFiles.Refused e) {
+      problems.add(Problem.error(from == null ? "" : "extends", from, e.getMessage(),
+          "give the path of a recipe (YAML, at most " + (SmallFiles.RECIPE >> 20) + " MiB)"));
+      return null;
     } catch (IOException e) {
-      problems.add(Problem.error("", from, "cannot read recipe file " + file + ": " + e, null));
+      problems.add(Problem.error(from == null ? "" : "extends", from, "cannot read recipe file " + file + ": "
+          + e.getMessage(), null));
       return null;
     }
     sources.add(file.normalize());
@@ -134,16 +142,23 @@ public final class RecipeReader {
           "expected the path of a defaults file", "e.g. extends: shared/site-defaults.yaml"));
       return map;
     }
-    Node parent = load(Fields.resolve(s.text(), ext.value().position()), problems, sources, chain,
-        ext.value().position());
+    Path parentFile = Fields.resolve(s.text(), ext.value().position());
+    List<Problem> parentProblems = new ArrayList<>();
+    Node parent = load(parentFile, parentProblems, sources, chain, ext.value().position());
+    Node.Entry pk = parent instanceof Node.MapNode pm ? pm.entries().get("kind") : null;
+    boolean readButNotYaml = parent == null && Files.isRegularFile(parentFile)
+        && parentProblems.stream().anyMatch(p -> p.message().startsWith("not valid YAML"));
+    if (readButNotYaml || parent != null && (pk == null || !(pk.value() instanceof Node.ScalarNode k)
+        || !Recipe.DEFAULTS_KIND.equals(k.text()))) {
+      // Not a defaults file: say so, and nothing else about it. Its keys, values or syntax
+      // errors would echo the content of whatever file was named (a password file, a key).
+      problems.add(Problem.error("extends", ext.value().position(), parentFile + " is not a recipe defaults file "
+          + "(it has no kind: " + Recipe.DEFAULTS_KIND + ")", "extend a file that starts with apiVersion: "
+          + Recipe.API_VERSION + " and kind: " + Recipe.DEFAULTS_KIND));
+      return map;
+    }
+    problems.addAll(parentProblems);
     if (parent instanceof Node.MapNode pm) {
-      Node.Entry pk = pm.entries().get("kind");
-      if (pk != null && pk.value() instanceof Node.ScalarNode k
-          && !Recipe.DEFAULTS_KIND.equals(k.text())) {
-        problems.add(Problem.error("kind", pk.value().position(),
-            "an extended file must have kind " + Recipe.DEFAULTS_KIND + ", not " + k.text(),
-            "keep shared settings in a defaults file and extend that"));
-      }
       return merge(pm, map);
     }
     return map;
@@ -176,19 +191,33 @@ public final class RecipeReader {
     return root;
   }
 
+  /** How deep a --set path may go: recipes are a few levels deep, and the walk recurses per key. */
+  static final int MAX_SET_DEPTH = 16;
+
   private Node.MapNode applySets(Node.MapNode root, List<Problem> problems) {
     for (String s : sets) {
-      Matcher m = SET.matcher(s);
-      if (!m.matches()) {
-        problems.add(Problem.error("", Position.of("--set " + s),
-            "malformed override \"" + s + "\"", "use --set path.to.key=value, e.g. --set kubernetes.version=1.34.3"));
+      // Split by hand, not with one regex over the whole path: a regex repeating a group per key
+      // recurses per key, and a path of thousands of keys overflows the stack.
+      int eq = s.indexOf('=');
+      String path = eq < 0 ? s : s.substring(0, eq);
+      String[] keys = path.split("\\.", -1);
+      if (keys.length > MAX_SET_DEPTH) {
+        problems.add(Problem.error("", Position.of("--set"), "the override path has " + keys.length
+            + " keys; a recipe is at most " + MAX_SET_DEPTH + " deep", "use --set path.to.key=value"));
         continue;
       }
-      String source = "--set " + m.group(1);
-      Node value = m.group(2).isEmpty() ? new Node.ScalarNode(Position.of(source), "")
-          : YamlTree.parseValue(m.group(2), source, problems);
+      if (eq < 0 || java.util.Arrays.stream(keys).anyMatch(k -> !SET_KEY.matcher(k).matches())) {
+        String shown = s.length() > 80 ? s.substring(0, 80) + "…" : s;
+        problems.add(Problem.error("", Position.of("--set " + shown), "malformed override \"" + shown + "\"",
+            "use --set path.to.key=value, e.g. --set kubernetes.version=1.34.3"));
+        continue;
+      }
+      String text = s.substring(eq + 1);
+      String source = "--set " + path;
+      Node value = text.isEmpty() ? new Node.ScalarNode(Position.of(source), "")
+          : YamlTree.parseValue(text, source, problems);
       if (value != null) {
-        root = setPath(root, m.group(1).split("\\."), relocate(value, Position.of(source)));
+        root = setPath(root, keys, relocate(value, Position.of(source)));
       }
     }
     return root;
@@ -438,7 +467,7 @@ public final class RecipeReader {
     String s = f.choice("source", Map.of("containerd.io", "containerd.io", "docker", "containerd.io",
         "distro", "distro"));
     String v = f.string("version");
-    if (v != null && !v.matches("[0-9]+\\.[0-9]+(\\.[0-9]+)?")) {
+    if (v != null && !v.matches("[0-9]{1,4}\\.[0-9]{1,4}(\\.[0-9]{1,6})?")) {
       f.error("version", "\"" + v + "\" is not a containerd version line or release",
           "e.g. 2.2 or 2.2.1");
       v = null;
@@ -634,6 +663,9 @@ public final class RecipeReader {
       bytes = parseSize(s);
       if (bytes == null) {
         f.error("size", "\"" + s + "\" is not a size", "e.g. 40G (binary units, as qemu-img)");
+      } else if (bytes > MAX_DISK) {
+        f.error("size", s + " is larger than a qcow2 image can be (" + (MAX_DISK >> 40) + "T)", "e.g. 40G");
+        bytes = null;
       } else if (bytes < (2L << 30)) {
         f.error("size", s + " is too small for a Kubernetes node", "use at least 2G; 20G is the control-plane default");
         bytes = null;
@@ -643,13 +675,21 @@ public final class RecipeReader {
     return new Recipe.Disk(bytes);
   }
 
-  /** Parses 40G, 40GiB, 20480M, 1T or plain bytes (binary units); null if malformed. */
+  /** qcow2's largest virtual size with 64 KiB clusters (qemu's QCOW_MAX_L1_SIZE limit): 64 TiB. */
+  static final long MAX_DISK = 64L << 40;
+
+  /** Parses 40G, 40GiB, 20480M, 1T or plain bytes (binary units); null if malformed or beyond a long. */
   public static Long parseSize(String s) {
     Matcher m = SIZE.matcher(s.trim());
     if (!m.matches()) {
       return null;
     }
-    long n = Long.parseLong(m.group(1));
+    long n;
+    try {
+      n = Long.parseLong(m.group(1));
+    } catch (NumberFormatException e) {
+      return null; // more digits than a long holds
+    }
     int shift = switch (m.group(2).toUpperCase(Locale.ROOT)) {
       case "K" -> 10;
       case "M" -> 20;
@@ -657,7 +697,8 @@ public final class RecipeReader {
       case "T" -> 40;
       default -> 0;
     };
-    return n << shift;
+    // A size that does not survive the shift would silently become another size.
+    return n > (Long.MAX_VALUE >> shift) ? null : n << shift;
   }
 
   private static Recipe.Output output(Fields f) {

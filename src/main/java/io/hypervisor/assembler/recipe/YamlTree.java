@@ -5,6 +5,7 @@ import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import com.fasterxml.jackson.dataformat.yaml.YAMLParser;
 import io.hypervisor.assembler.model.Position;
 import io.hypervisor.assembler.model.Problem;
 import java.io.IOException;
@@ -61,6 +62,13 @@ final class YamlTree {
   private static Node read(JsonParser p, JsonToken t, String source, List<Problem> problems)
       throws IOException {
     Position pos = position(p.currentTokenLocation(), source);
+    if (p instanceof YAMLParser y && y.isCurrentAlias()) {
+      // Jackson hands an alias over as a string holding the anchor's name ("*v" would plan "v"),
+      // and expanding them invites alias bombs: a recipe names its values, extends shares them.
+      problems.add(Problem.error("", pos, "YAML aliases (*" + p.getText() + ") are not supported in recipes",
+          "write the value out, or share settings with extends:"));
+      return new Node.ScalarNode(pos, null);
+    }
     switch (t) {
       case START_OBJECT -> {
         Map<String, Node.Entry> entries = new LinkedHashMap<>();

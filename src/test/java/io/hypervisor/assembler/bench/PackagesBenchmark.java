@@ -59,7 +59,7 @@ public final class PackagesBenchmark {
     AptIndexer.Release.Entry xz = indexer.release(main).sha256().get("main/binary-amd64/Packages.xz");
     Path plain = work.resolve("apt/lists/Packages");
     Files.createDirectories(plain.getParent());
-    try (InputStream in = Compression.open(store.open(xz.digest()), xz.path())) {
+    try (InputStream in = Compression.open(store.open(xz.digest()), xz.path(), store.size(xz.digest()))) {
       Files.copy(in, plain);
     }
     byte[] status = Files.readAllBytes(root.resolve("var/lib/dpkg/status"));
@@ -94,7 +94,7 @@ public final class PackagesBenchmark {
     for (int round = 1; round <= rounds; round++) {
       long t0 = System.nanoTime();
       Universe u = new Universe(DebVersion.SCHEME, Set.of("amd64", "all"));
-      try (InputStream in = Compression.open(store.open(xz.digest()), xz.path())) {
+      try (InputStream in = Compression.open(store.open(xz.digest()), xz.path(), store.size(xz.digest()))) {
         PackagesIndex.parse(in, main, "amd64", u::add);
       }
       long t1 = System.nanoTime();

@@ -60,7 +60,9 @@ class BundleIT {
     assertEquals(0, ls.code(), ls.err());
     assertTrue(ls.out().contains("kubelet 1.34.2-1.1") && ls.out().contains("registry.k8s.io/pause:3.10.1")
         && ls.out().contains("containerd.io 2.") && ls.out().contains("debian-13-generic.qcow2")
-        && ls.out().contains(", signed"), ls.out());
+        && ls.out().contains(", signature present, not checked"), ls.out());
+    CliTest.Run lsTrusted = CliTest.run("bundle", "ls", bundle.toString(), "--trust-key", s.trustKey().toString());
+    assertTrue(lsTrusted.out().contains(", signature good"), lsTrusted.out());
     CliTest.Run verify = CliTest.run("bundle", "verify", bundle.toString(), "--trust-key", s.trustKey().toString());
     assertEquals(0, verify.code(), verify.out());
     // skopeo reads the images straight from the bundle, an OCI layout (ref.name is the tag, as containerd writes it)

@@ -153,7 +153,8 @@ class RecipeReaderTest {
     assertTrue(render(e.problems()).contains("extends cycle"), render(e.problems()));
     Path r2 = write("r2.yaml", MINIMAL + "extends: r.yaml\n");
     AssemblerException e2 = assertThrows(AssemblerException.class, () -> new RecipeReader().read(r2));
-    assertTrue(render(e2.problems()).contains("must have kind NodeImageDefaults"), render(e2.problems()));
+    assertTrue(render(e2.problems()).contains("is not a recipe defaults file (it has no kind: NodeImageDefaults)"),
+        render(e2.problems()));
   }
 
   @Test

@@ -19,11 +19,17 @@ import org.apache.commons.compress.compressors.CompressorStreamFactory;
  * goes into the content store verified against its name; other large regular files (legacy
  * docker-save layers) go in under the digest of their content; small metadata (index.json,
  * manifest.json, configs) stays in memory; links are resolved at the end. Entries with absolute
- * paths, {@code ..} escaping the root, links pointing outside it, or device files make the whole
- * archive refused: nothing from a hostile archive is used.
+ * paths, {@code ..} escaping the root, links pointing outside it, device files, FIFOs or sparse
+ * entries (which declare sizes their data does not have) make the whole archive refused: nothing
+ * from a hostile archive is used. A compressed archive may expand to at most
+ * {@link io.hypervisor.assembler.content.ExpansionLimit#RATIO} times its size (and never beyond
+ * {@link #MAX_EXPANDED}): a small gzip bomb
+ * cannot fill the content store.
  */
 public final class Archive {
   static final long SMALL = 16L << 20;
+  /** The most a compressed archive may expand to, whatever its size (see ExpansionLimit for the ratio). */
+  static final long MAX_EXPANDED = 256L << 30;
   private final Path file;
   private final Map<String, byte[]> small = new LinkedHashMap<>();
   private final Map<String, Digest> stored = new LinkedHashMap<>();
@@ -39,9 +45,11 @@ public final class Archive {
 
   /** Reads a tar (plain, gzip or xz compressed) into the store. */
   public static Archive spool(Path tar, ContentStore store) throws IOException {
+    io.hypervisor.assembler.model.SmallFiles.requireRegular(tar, "image archive");
     Archive a = new Archive(tar);
+    long compressed = Files.size(tar);
     try (InputStream raw = new BufferedInputStream(Files.newInputStream(tar), 1 << 16);
-        InputStream in = decompress(raw);
+        InputStream in = bounded(tar, decompress(raw), raw, compressed);
         TarArchiveInputStream t = new TarArchiveInputStream(in)) {
       for (TarArchiveEntry e = t.getNextEntry(); e != null; e = t.getNextEntry()) {
         String name = normalise(tar, e.getName());
@@ -54,8 +62,11 @@ public final class Archive {
           a.links.put(name, target);
           continue;
         }
-        if (!e.isFile()) {
-          throw new IOException(tar + ": entry " + e.getName() + " is a device or fifo; refusing the archive");
+        if (!e.isFile() || e.isCharacterDevice() || e.isBlockDevice() || e.isFIFO()) {
+          throw refused(tar + ": entry " + e.getName() + " is a device or fifo; refusing the archive");
+        }
+        if (e.isSparse() || e.isGNUSparse() || e.isPaxGNUSparse() || e.isStarSparse()) {
+          throw refused(tar + ": entry " + e.getName() + " is a sparse file; refusing the archive");
         }
         Digest named = blobName(name);
         if (named != null) {
@@ -75,6 +86,28 @@ public final class Archive {
     return a;
   }
 
+  /** The decompressed stream, cut off once it expands beyond what the archive's size allows. */
+  private static InputStream bounded(Path tar, InputStream in, InputStream raw, long compressed) {
+    if (in == raw) {
+      return in; // not compressed: the file's own size bounds it
+    }
+    InputStream limited = io.hypervisor.assembler.content.ExpansionLimit.of(in, compressed, MAX_EXPANDED,
+        tar.toString());
+    return new java.io.FilterInputStream(limited) {
+      @Override
+      public int read(byte[] buf, int off, int len) throws IOException {
+        try {
+          return super.read(buf, off, len);
+        } catch (IOException e) {
+          if (e.getMessage() != null && e.getMessage().contains("decompression bomb")) {
+            throw refused(e.getMessage() + " (" + compressed + " bytes compressed)");
+          }
+          throw e;
+        }
+      }
+    };
+  }
+
   private static InputStream decompress(InputStream raw) throws IOException {
     raw.mark(16);
     try {
@@ -84,6 +117,12 @@ public final class Archive {
       raw.reset();
       return raw;
     }
+  }
+
+  /** A hostile or broken archive the user gave: an input error (exit 2) naming it and why. */
+  private static io.hypervisor.assembler.model.AssemblerException refused(String why) {
+    return io.hypervisor.assembler.model.AssemblerException.input(why,
+        "give an OCI layout, docker save or ctr export tarball; nothing from this one was used");
   }
 
   /** A blob path's digest ({@code blobs/sha256/<hex>}), or null for other files. */
@@ -108,7 +147,7 @@ public final class Archive {
   static String normalise(Path tar, String raw) throws IOException {
     String n = raw.replace('\\', '/');
     if (n.startsWith("/")) {
-      throw new IOException(tar + ": entry " + raw + " has an absolute path; refusing the archive");
+      throw refused(tar + ": entry " + raw + " has an absolute path; refusing the archive");
     }
     java.util.ArrayDeque<String> parts = new java.util.ArrayDeque<>();
     for (String s : n.split("/")) {
@@ -117,7 +156,7 @@ public final class Archive {
       }
       if (s.equals("..")) {
         if (parts.isEmpty()) {
-          throw new IOException(tar + ": entry " + raw + " points outside the archive; refusing the archive");
+          throw refused(tar + ": entry " + raw + " points outside the archive; refusing the archive");
         }
         parts.removeLast();
       } else {

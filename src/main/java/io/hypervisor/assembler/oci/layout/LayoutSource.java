@@ -55,9 +55,10 @@ public final class LayoutSource implements ImageSource {
     return new LayoutSource(a.file().toString(), null, a, entries(a.file().toString(), a.small("index.json")));
   }
 
+  /** A layout's small file (oci-layout, index.json): a regular file of at most 16 MiB, or null when absent. */
   private static byte[] readOrNull(Path p) throws IOException {
     try {
-      return Files.readAllBytes(p);
+      return io.hypervisor.assembler.model.SmallFiles.read(p, Archive.SMALL, "OCI layout file");
     } catch (NoSuchFileException e) {
       return null;
     }
@@ -184,6 +185,9 @@ public final class LayoutSource implements ImageSource {
     Path f = dir.resolve(path);
     if (!Files.exists(f)) {
       throw new ImageException(describe() + " does not contain blob " + blob.digest() + " of " + ref);
+    }
+    if (!Files.isRegularFile(f)) {
+      throw new ImageException(describe() + ": blob " + blob.digest() + " of " + ref + " is not a regular file");
     }
     try (InputStream in = Files.newInputStream(f)) {
       store.put(blob.digest(), blob.size(), in);

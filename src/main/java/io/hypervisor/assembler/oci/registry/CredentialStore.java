@@ -1,5 +1,6 @@
 package io.hypervisor.assembler.oci.registry;
 
+import io.hypervisor.assembler.model.SmallFiles;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
@@ -50,7 +51,11 @@ public final class CredentialStore {
       return new CredentialStore(JSON.createObjectNode(), helperDir);
     }
     try {
-      return new CredentialStore(JSON.readTree(configJson.toFile()), helperDir);
+      JsonNode config = JSON.readTree(SmallFiles.readString(configJson, SmallFiles.CONFIG, "docker config"));
+      if (config == null || !config.isObject()) {
+        throw new IOException("not a JSON object");
+      }
+      return new CredentialStore(config, helperDir);
     } catch (IOException e) {
       throw new IOException("reading registry credentials from " + configJson + ": " + e.getMessage(), e);
     }

@@ -1,5 +1,6 @@
 package io.hypervisor.assembler.oci.registry;
 
+import io.hypervisor.assembler.model.SmallFiles;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.dataformat.toml.TomlMapper;
 import io.hypervisor.assembler.http.Tls;
@@ -55,8 +56,24 @@ public final class HostsConfig {
     return new HostsConfig(m);
   }
 
-  /** Reads a certs.d directory (e.g. /etc/containerd/certs.d); missing directory = no settings. */
+  /**
+   * Reads a certs.d directory (e.g. /etc/containerd/certs.d); missing directory = no settings. A
+   * hosts.toml or certificate that cannot be used is an input error naming the file.
+   */
   public static HostsConfig load(Path certsD) throws IOException {
+    try {
+      return loadDirectory(certsD);
+    } catch (IOException | RuntimeException e) {
+      if (e instanceof io.hypervisor.assembler.model.AssemblerException a) {
+        throw a;
+      }
+      throw io.hypervisor.assembler.model.AssemblerException.input("reading the registry hosts configuration in "
+          + certsD + ": " + io.hypervisor.assembler.model.AssemblerException.describe(e),
+          "fix or remove the file (containerd's hosts.toml format), or give --mirror REGISTRY=URL instead");
+    }
+  }
+
+  private static HostsConfig loadDirectory(Path certsD) throws IOException {
     Map<String, List<RegistryHost>> m = new LinkedHashMap<>();
     if (!Files.isDirectory(certsD)) {
       return new HostsConfig(m);
@@ -75,7 +92,7 @@ public final class HostsConfig {
   static List<RegistryHost> parse(Path toml, String registry) throws IOException {
     JsonNode root;
     try {
-      root = new TomlMapper().readTree(toml.toFile());
+      root = new TomlMapper().readTree(SmallFiles.readString(toml, SmallFiles.CONFIG, "hosts.toml"));
     } catch (IOException e) {
       throw new IOException("reading " + toml + ": " + e.getMessage(), e);
     }

@@ -145,30 +145,35 @@ public final class RegistryAuthenticator implements Authenticator {
     }
   }
 
+  /**
+   * A token for the key: the cached one while it is fresh, else one fetch shared by every caller
+   * waiting for it. A token fetched for this call is used even if it is already stale (a slow
+   * token endpoint, a short lifetime): the registry then says 401 and the caller's retry budget
+   * decides, so a token endpoint can never make this loop.
+   */
   private String token(TokenKey key, Optional<Credentials> creds) throws IOException {
-    while (true) {
+    for (int attempt = 0; ; attempt++) {
       CompletableFuture<Token> mine = new CompletableFuture<>();
       CompletableFuture<Token> f = tokens.putIfAbsent(key, mine);
       if (f == null) {
         try {
-          mine.complete(fetchToken(key, creds));
+          Token t = fetchToken(key, creds);
+          mine.complete(t);
+          return t.value();
         } catch (IOException | RuntimeException e) {
           tokens.remove(key, mine);
           mine.completeExceptionally(e);
           throw e;
         }
-        f = mine;
       }
       try {
         Token t = f.get();
-        if (t.fresh()) {
-          return t.value();
+        if (t.fresh() || attempt > 0) {
+          return t.value(); // another caller's fetch, just made for us too
         }
         tokens.remove(key, f);
       } catch (ExecutionException e) {
-        if (f != mine) {
-          tokens.remove(key, f);
-        }
+        tokens.remove(key, f);
         throw e.getCause() instanceof IOException io ? io : new IOException(e.getCause());
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
@@ -217,17 +222,11 @@ public final class RegistryAuthenticator implements Authenticator {
     if (value == null || value.isEmpty()) {
       throw new IOException("token response from " + HttpTransport.redact(uri) + " has no token");
     }
-    long lifetime = j.path("expires_in").asLong(60);
-    Instant issued = Instant.now();
-    if (j.hasNonNull("issued_at")) {
-      try {
-        issued = Instant.parse(j.get("issued_at").asText());
-      } catch (java.time.format.DateTimeParseException e) {
-        // keep now
-      }
-    }
-    // Renew a little early, so a token never expires between check and use.
-    Instant expires = issued.plusSeconds(Math.max(1, lifetime - Math.min(10, lifetime / 5)));
+    // The lifetime counts from receipt, not from issued_at: the registry's clock is not ours (a
+    // skewed issued_at made every token look expired). Renew a little early, so a token never
+    // expires between check and use. (distribution's token spec: expires_in defaults to 60 s.)
+    long lifetime = Math.max(0, Math.min(j.path("expires_in").asLong(60), 24 * 3600));
+    Instant expires = Instant.now().plusSeconds(Math.max(1, lifetime - Math.min(10, lifetime / 5)));
     return new Token(value, expires);
   }
 

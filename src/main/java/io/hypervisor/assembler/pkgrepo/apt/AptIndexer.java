@@ -56,7 +56,8 @@ public final class AptIndexer {
         Release rel = release(r);
         for (Release.Entry e : indexes(r, rel, arch)) {
           fetch(r, e);
-          try (InputStream in = Compression.open(downloads.store().open(e.digest()), e.path())) {
+          try (InputStream in = Compression.open(downloads.store().open(e.digest()), e.path(),
+              downloads.store().size(e.digest()))) {
             PackagesIndex.parse(in, r, arch, u::add);
           }
         }

@@ -15,7 +15,9 @@ public record DebVersion(int epoch, String upstream, String revision) implements
     int epoch = 0;
     int colon = s.indexOf(':');
     if (colon > 0 && s.substring(0, colon).matches("\\d+")) {
-      epoch = Integer.parseInt(s.substring(0, colon));
+      // dpkg refuses epochs above INT_MAX; here they sort last instead of failing a comparison.
+      String e = s.substring(0, colon).replaceFirst("^0+(?=\\d)", "");
+      epoch = e.length() > 9 ? Integer.MAX_VALUE : Integer.parseInt(e);
       s = s.substring(colon + 1);
     }
     int dash = s.lastIndexOf('-');

@@ -58,7 +58,8 @@ public final class RpmIndexer {
         }
         downloads.fetch(URI.create(base + primary.href()), primary.checksum(), primary.size(),
             r.name() + " " + primary.href(), null);
-        try (InputStream in = Compression.open(downloads.store().open(primary.checksum()), primary.href())) {
+        try (InputStream in = Compression.open(downloads.store().open(primary.checksum()), primary.href(),
+            downloads.store().size(primary.checksum()))) {
           PrimaryXml.parse(in, base, r.source(), u::add, "the primary.xml of " + r.describe());
         }
         step.ok((u.size() - before) + " packages");

@@ -16,7 +16,8 @@ public record RpmVersion(long epoch, String version, String release) implements 
     long epoch = 0;
     int colon = s.indexOf(':');
     if (colon > 0 && s.substring(0, colon).chars().allMatch(Character::isDigit)) {
-      epoch = Long.parseLong(s.substring(0, colon));
+      String e = s.substring(0, colon).replaceFirst("^0+(?=\\d)", "");
+      epoch = e.length() > 18 ? Long.MAX_VALUE : Long.parseLong(e); // an absurd epoch sorts last, never throws
       s = s.substring(colon + 1);
     }
     int dash = s.lastIndexOf('-');

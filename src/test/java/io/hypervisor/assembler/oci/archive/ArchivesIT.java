@@ -207,8 +207,12 @@ class ArchivesIT {
         }
         t.closeArchiveEntry();
       }
-      IOException ex = assertThrows(IOException.class, () -> ArchiveSource.open(tar, s), String.join(" ", evil));
+      // the user's own file, hostile: an input error (exit 2), nothing used
+      io.hypervisor.assembler.model.AssemblerException ex = assertThrows(
+          io.hypervisor.assembler.model.AssemblerException.class, () -> ArchiveSource.open(tar, s),
+          String.join(" ", evil));
       assertTrue(ex.getMessage().contains("refusing the archive"), ex.getMessage());
+      assertEquals(2, ex.kind().exitCode());
     }
   }
 }
