@@ -75,7 +75,7 @@ class BootVerifyIT {
     // Only this boot's qemu (its overlay lies under this work directory): other boots run beside it.
     ProcessHandle.current().descendants().filter(h -> h.info().command().orElse("").contains("qemu-system"))
         .filter(h -> h.info().arguments().map(a -> List.of(a).contains("assemble-boot-verify")
-            && String.join(" ", a).contains(dir.toString())).orElse(false))
+            && String.join(" ", a).contains(dir + "/")).orElse(false)) // "boot-worker/", not "boot-worker-debian-13"
         .forEach(h -> s.add("qemu pid " + h.pid()));
     return s;
   }
