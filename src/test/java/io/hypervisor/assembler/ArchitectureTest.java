@@ -52,8 +52,9 @@ class ArchitectureTest {
           "oci.layout", "oci.archive", "oci.registry", "pkgrepo", "pkgrepo.apt", "pkgrepo.rpm",
           "bbolt", "containerd", "fetch", "guestfs", "steps", "sys", "jackson",
           "commons-compress")),
+      Map.entry("provenance", Set.of("model", "plan", "oci", "pkgrepo", "content", "jackson", "bouncycastle")),
       Map.entry("sys", Set.of("jna")),
-      Map.entry("cli", Set.of("assemble", "recipe", "plan", "events", "model", "picocli",
+      Map.entry("cli", Set.of("assemble", "provenance", "recipe", "plan", "events", "model", "picocli",
           "jackson")));
 
   /** Third-party package prefixes and the names the table uses for them. */

@@ -15,10 +15,13 @@ import io.hypervisor.assembler.model.Digest;
 import io.hypervisor.assembler.model.Platform;
 import io.hypervisor.assembler.model.Problem;
 import io.hypervisor.assembler.oci.ImageRecord;
+import io.hypervisor.assembler.plan.Attestor;
+import io.hypervisor.assembler.plan.BuildRecord;
 import io.hypervisor.assembler.plan.ContainerdRelease;
 import io.hypervisor.assembler.plan.Lock;
 import io.hypervisor.assembler.plan.LockFile;
 import io.hypervisor.assembler.plan.Plan;
+import io.hypervisor.assembler.plan.PlanPrinter;
 import io.hypervisor.assembler.steps.CleanupStep;
 import io.hypervisor.assembler.steps.CloudInitStep;
 import io.hypervisor.assembler.steps.ContainerdConfigStep;
@@ -40,6 +43,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -54,8 +58,19 @@ import java.util.Optional;
  * at any point leaves the previous output and the content store as they were.
  */
 public final class Assembler {
-  /** How to build: a lock to follow exactly (null: resolve now), and where to save the lock used (may be null). */
-  public record Options(Path lockFile, Path writeLock) {}
+  /**
+   * How to build: a lock to follow exactly (null: resolve now), where to save the lock used (may
+   * be null), and who writes the documents beside the image (SBOMs, provenance, checksums).
+   */
+  public record Options(Path lockFile, Path writeLock, Attestor attestor) {
+    public Options {
+      attestor = attestor == null ? Attestor.NONE : attestor;
+    }
+
+    public Options(Path lockFile, Path writeLock) {
+      this(lockFile, writeLock, Attestor.NONE);
+    }
+  }
 
   /** A finished build: the image, its manifest, sha256 and size, the verify checks, and each phase's time. */
   public record Result(Path image, Path manifest, String sha256, long size, List<Check> checks,
@@ -161,10 +176,16 @@ public final class Assembler {
     Accelerator accel = Locker.accelerator(settings, events);
     Lock lock;
     Plan plan;
+    List<ImageRecord> seeded;
+    List<BuildRecord.BasePackage> basePackages;
+    Instant epoch;
     try (GuestfsSession image = timed("launch", () -> GuestfsSession.open(GuestfsSession.Options.build(disk, accel,
         settings.launchTimeout(), work, p -> Posix.mkfifo(p, 0600)).withCpus(settings.guestCpus()), events))) {
       checkOs(image, planned);
       Locker.ImagePackages packages = Locker.imagePackages(image, planned);
+      basePackages = packages.installed().stream().map(c -> new BuildRecord.BasePackage(c.name(), c.version(),
+          c.arch())).toList();
+      epoch = epoch(image);
       Lock locked = timed("lock", () -> lockFor(planned, given, packages, fetcher, base));
       if (o.writeLock() != null) {
         LockFile.write(locked, o.writeLock());
@@ -178,7 +199,8 @@ public final class Assembler {
         return null;
       });
       List<ImageRecord> images = timed("fetch", () -> fetcher.images(effective, locked));
-      for (Step step : steps(effective, locked, images, Fetcher.keyrings(effective, keyFiles), store)) {
+      seeded = images;
+      for (Step step : steps(effective, locked, images, Fetcher.keyrings(effective, keyFiles), store, epoch)) {
         timed(step.name(), () -> {
           try (EventSink.Step s = events.step(step.name(), null)) {
             s.ok(step.apply(image, events));
@@ -191,7 +213,7 @@ public final class Assembler {
         return null;
       });
     }
-    Result r = output(plan, lock, disk, output, partial);
+    Result r = output(plan, lock, disk, output, partial, new Made(seeded, basePackages, epoch, base, o.attestor()));
     return new Result(r.image(), r.manifest(), r.sha256(), r.size(), r.checks(), new LinkedHashMap<>(timings));
   }
 
@@ -255,7 +277,7 @@ public final class Assembler {
 
   /** The plan's steps in its order, each with its options. */
   public static List<Step> steps(Plan plan, Lock lock, List<ImageRecord> images, Map<String, byte[]> keyrings,
-      ContentStore store) throws IOException {
+      ContentStore store, Instant epoch) throws IOException {
     Map<String, List<ImageFile>> files = files(plan, keyrings);
     List<Step> out = new ArrayList<>();
     for (String name : plan.steps()) {
@@ -271,7 +293,7 @@ public final class Assembler {
         case "services" -> new ServicesStep(new ServicesStep.Options(plan.units().enable(), plan.units().disable(),
             plan.units().mask()));
         case "containerd-config" -> new ContainerdConfigStep(new ContainerdConfigStep.Options(files.get("containerd")));
-        case "image-store" -> new ImageStoreStep(new ImageStoreStep.Options(seed(plan, images)), store);
+        case "image-store" -> new ImageStoreStep(new ImageStoreStep.Options(seed(plan, images, epoch)), store);
         case "cloud-init" -> new CloudInitStep(new CloudInitStep.Options(files.get("cloud-init")));
         case "cleanup" -> new CleanupStep(new CleanupStep.Options(List.of()));
         case "selinux-relabel" -> new SelinuxRelabelStep(new SelinuxRelabelStep.Options());
@@ -282,12 +304,41 @@ public final class Assembler {
     return out;
   }
 
-  /** The containerd store the plan's images make, as the plan's containerd will read it. */
-  public static ContainerdStore.Seed seed(Plan plan, List<ImageRecord> images) {
+  /** The containerd store the plan's images make, as the plan's containerd will read it, stamped with the build's epoch. */
+  public static ContainerdStore.Seed seed(Plan plan, List<ImageRecord> images, Instant epoch) {
     return new ContainerdStore.Seed(images, StoreOptions.forContainerd(plan.containerd().line(),
-        plan.containerd().sandboxImage(), Platform.parse(plan.base().platform()),
-        StoreOptions.timestamp(System.getenv())));
+        plan.containerd().sandboxImage(), Platform.parse(plan.base().platform()), epoch));
   }
+
+  /** The package databases whose time is a base image's own date (the first that exists counts). */
+  static final List<String> PACKAGE_DATABASES = List.of("/var/lib/dpkg/status", "/usr/lib/sysimage/rpm/rpmdb.sqlite",
+      "/var/lib/rpm/rpmdb.sqlite", "/var/lib/rpm/Packages", "/etc/os-release");
+
+  /**
+   * The build's epoch: {@code SOURCE_DATE_EPOCH} when set, else the base image's own date (the
+   * time of its package database), never the clock: the same inputs give the same times in every
+   * file the build writes (the containerd store, the SBOMs and provenance, the catalogue manifest).
+   */
+  Instant epoch(ImageSession image) throws IOException {
+    String env = environment.get("SOURCE_DATE_EPOCH");
+    if (env != null && !env.isBlank()) {
+      if (!env.strip().matches("[0-9]{1,12}")) {
+        throw AssemblerException.input("SOURCE_DATE_EPOCH=" + env + " is not a count of seconds",
+            "give seconds since 1970, e.g. SOURCE_DATE_EPOCH=$(git log -1 --format=%ct)");
+      }
+      return Instant.ofEpochSecond(Long.parseLong(env.strip()));
+    }
+    for (String db : PACKAGE_DATABASES) {
+      if (image.exists(db)) {
+        return Instant.ofEpochSecond(image.mtime(db));
+      }
+    }
+    throw new IOException("the base image has no package database to take its date from; set SOURCE_DATE_EPOCH");
+  }
+
+  /** What the build made besides the disk, for the documents written beside it. */
+  private record Made(List<ImageRecord> images, List<BuildRecord.BasePackage> basePackages, Instant epoch,
+      Fetcher.Base base, Attestor attestor) {}
 
   /** The plan's files with their bytes, grouped by the step that writes them (also the benchmark's input). */
   public static Map<String, List<ImageFile>> files(Plan plan, Map<String, byte[]> keyrings) throws IOException {
@@ -332,7 +383,7 @@ public final class Assembler {
    * verify (a fresh read-only appliance on the very file), sha256, the manifest, and only then
    * the rename: a failed verify leaves the previous output in place.
    */
-  private Result output(Plan plan, Lock lock, Path disk, Path output, Path partial)
+  private Result output(Plan plan, Lock lock, Path disk, Path output, Path partial, Made made)
       throws IOException {
     timed("convert", () -> {
       try (EventSink.Step s = events.step("convert", plan.output().compression() + " qcow2")) {
@@ -356,25 +407,68 @@ public final class Assembler {
         return all;
       }
     });
-    return timed("manifest", () -> manifest(plan, lock, output, partial, checks));
+    return timed("manifest", () -> manifest(plan, lock, output, partial, checks, made));
   }
 
-  /** sha256 and size of the checked file, the catalogue manifest, then both renamed into place. */
-  private Result manifest(Plan plan, Lock lock, Path output, Path partial, List<Check> checks) throws IOException {
+  /**
+   * sha256 and size of the checked file; the image renamed into place; the documents describing it
+   * (SBOMs, provenance); the catalogue manifest naming them; the checksums sealing them all.
+   */
+  private Result manifest(Plan plan, Lock lock, Path output, Path partial, List<Check> checks, Made made)
+      throws IOException {
     String sha256;
     try (InputStream in = Files.newInputStream(partial)) {
       sha256 = Digest.of("sha256", in).encoded();
     }
     long size = Files.size(partial);
+    long virtual = QemuImg.virtualSize(partial);
     String containerd = lock.packages().stream().filter(p -> p.name().equals("containerd")
         || p.name().equals("containerd.io")).map(Lock.Package::version).findFirst().orElse(null);
-    CatalogueManifest m = CatalogueManifest.of(plan, lock, output, QemuImg.virtualSize(partial), size, sha256,
-        containerd);
     Path manifest = output.resolveSibling(output.getFileName().toString().replaceFirst("\\.qcow2$", "") + ".json");
     // Image first, so a manifest never describes an image that is not there (write() is atomic itself).
     Files.move(partial, output, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+    BuildRecord record = record(plan, lock, output, sha256, size, virtual, made);
+    Map<String, String> files = new LinkedHashMap<>(made.attestor().describe(record, output.getParent()));
+    CatalogueManifest m = CatalogueManifest.of(plan, lock, output, virtual, size, sha256, containerd, made.epoch(),
+        files);
     m.write(manifest);
+    List<String> sealed = new ArrayList<>(List.of(output.getFileName().toString(), manifest.getFileName().toString()));
+    files.forEach((kind, name) -> {
+      if (!kind.startsWith("checksums")) {
+        sealed.add(name);
+      }
+    });
+    made.attestor().seal(output.getParent(), sealed);
     return new Result(output, manifest, sha256, size, checks, new LinkedHashMap<>(timings));
+  }
+
+  /** What went into the image, for the documents that describe it. */
+  private static BuildRecord record(Plan plan, Lock lock, Path output, String sha256, long size, long virtual,
+      Made made) throws IOException {
+    List<BuildRecord.RecipeFile> recipes = new ArrayList<>();
+    for (String f : plan.recipeFiles()) {
+      Path p = Path.of(f);
+      recipes.add(new BuildRecord.RecipeFile(f, Files.isRegularFile(p) ? Digest.sha256(Files.readAllBytes(p)).encoded()
+          : "0".repeat(64)));
+    }
+    List<BuildRecord.SeededImage> images = new ArrayList<>();
+    for (ImageRecord i : made.images()) {
+      ImageRecord.PlatformImage p = i.platforms().get(0);
+      images.add(new BuildRecord.SeededImage(i.ref().tagged(), i.target().digest().toString(), i.target().mediaType(),
+          p.platform().toString(), p.manifest().digest().toString(), p.config().digest().toString()));
+    }
+    Digest baseDigest = made.base().digest();
+    if (baseDigest == null) {
+      try (InputStream in = Files.newInputStream(made.base().path())) {
+        baseDigest = Digest.of("sha256", in);
+      }
+    }
+    String baseUri = plan.base().url() != null ? plan.base().url() : made.base().path().toAbsolutePath().toUri().toString();
+    return new BuildRecord(plan, lock, Digest.sha256(LockFile.json(lock).getBytes(java.nio.charset.StandardCharsets.UTF_8))
+        .encoded(), Digest.sha256(PlanPrinter.json(plan).getBytes(java.nio.charset.StandardCharsets.UTF_8)).encoded(),
+        recipes, new BuildRecord.Artifact(output.getFileName().toString(), sha256, size, virtual, plan.output().format()),
+        new BuildRecord.Base(baseUri, baseDigest.toString()), made.epoch(), made.basePackages(), images,
+        CatalogueManifest.VERSION);
   }
 
   /** Each phase's time so far (for the benchmark and the summary). */

@@ -14,11 +14,13 @@ import java.util.List;
 /**
  * The catalogue entry written beside the image: the registration fields (name, URL placeholder,
  * default interface, purpose, cloudinit, public, enabled), the immutable tag, what the image is
- * (Kubernetes version, role, CNI, format, sizes, sha256) and its full bill of materials (every
- * package with version and sha256, every image with its digest).
+ * (Kubernetes version, role, CNI, format, sizes, sha256), its full bill of materials (every
+ * package with version and sha256, every image with its digest), the build's epoch, and the files
+ * written beside it (SBOMs, provenance, checksums and their signature).
  */
 public record CatalogueManifest(int formatVersion, Registration registration, String tag, Kubernetes kubernetes,
-    Artifact image, List<Lock.Package> packages, List<Lock.Image> images, String base, String builtWith) {
+    Artifact image, List<Lock.Package> packages, List<Lock.Image> images, String base, String builtWith,
+    long sourceDateEpoch, java.util.Map<String, String> files) {
 
   /** What the catalogue's registration form asks for. */
   public record Registration(String name, String url, String defaultInterface, String purpose, boolean cloudinit,
@@ -30,6 +32,9 @@ public record CatalogueManifest(int formatVersion, Registration registration, St
   /** The image file. */
   public record Artifact(String file, String format, String compression, long virtualSize, long size, String sha256) {}
 
+  /** The assembler's version, as builds name it. */
+  public static final String VERSION = "0.1.0";
+
   /** Where the platform fills in the download URL once it has uploaded the image. */
   public static final String URL_PLACEHOLDER = "${IMAGE_URL}";
 
@@ -37,7 +42,7 @@ public record CatalogueManifest(int formatVersion, Registration registration, St
       .setSerializationInclusion(JsonInclude.Include.NON_NULL);
 
   public static CatalogueManifest of(Plan plan, Lock lock, Path image, long virtualSize, long size, String sha256,
-      String containerdVersion) {
+      String containerdVersion, java.time.Instant epoch, java.util.Map<String, String> files) {
     Plan.Catalogue c = plan.catalogue();
     return new CatalogueManifest(1,
         new Registration(c.name(), URL_PLACEHOLDER, c.defaultInterface(), c.purpose(), c.cloudinit(), c.isPublic(),
@@ -48,7 +53,7 @@ public record CatalogueManifest(int formatVersion, Registration registration, St
         new Artifact(image.getFileName().toString(), plan.output().format(), plan.output().compression(), virtualSize,
             size, sha256),
         lock.packages(), lock.images(), plan.base().url() != null ? plan.base().url() : plan.base().path(),
-        "assemble 0.1.0");
+        "assemble " + VERSION, epoch.getEpochSecond(), files.isEmpty() ? null : new java.util.TreeMap<>(files));
   }
 
   public String json() throws IOException {

@@ -7,9 +7,11 @@ import io.hypervisor.assembler.events.EventSink;
 import io.hypervisor.assembler.model.Accelerator;
 import io.hypervisor.assembler.model.AssemblerException;
 import io.hypervisor.assembler.model.Problem;
+import io.hypervisor.assembler.model.SmallFiles;
 import io.hypervisor.assembler.plan.KubernetesBom;
 import io.hypervisor.assembler.plan.Plan;
 import io.hypervisor.assembler.plan.Planner;
+import io.hypervisor.assembler.provenance.Attestations;
 import io.hypervisor.assembler.recipe.RecipeReader;
 import java.io.PrintStream;
 import java.nio.file.Path;
@@ -31,7 +33,7 @@ import picocli.CommandLine.ScopeType;
             + "manifest, and verify the written image before reporting success."},
     subcommands = {PlanCommand.class, ImagesCommand.class, VerifyCommand.class, DoctorCommand.class,
         PullCommand.class, InspectCommand.class, CacheCommand.class, SeedCommand.class, FetchCommand.class,
-        BundleCommand.class},
+        BundleCommand.class, VerifySignaturesCommand.class},
     footer = {"", "Examples:",
         "  assemble recipes/recipe-1.34-worker.yaml",
         "  assemble recipes/recipe-1.34-worker.yaml --lock recipe-1.34-worker.lock.json",
@@ -106,6 +108,18 @@ final class AssembleCommand implements Callable<Integer> {
       description = "With --bundle: require a good signature by this OpenPGP public key.")
   Path trustKey;
 
+  @Option(names = "--sign-key", paramLabel = "FILE",
+      description = "Sign the image's NAME.SHA256SUMS with this OpenPGP secret key (armored or binary; passphrase "
+          + "from $ASSEMBLE_SIGN_PASSPHRASE): NAME.SHA256SUMS.asc, checked with gpgv. The same key kind as fetch's "
+          + "--sign-key.")
+  Path signKey;
+
+  @Option(names = "--provenance-key", paramLabel = "FILE",
+      description = "Sign the SLSA provenance (a DSSE envelope, NAME.provenance.json) with this ECDSA P-256 private "
+          + "key, PKCS#8 PEM (openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256); cosign verifies it "
+          + "with the public key.")
+  Path provenanceKey;
+
   @Option(names = "--debug", scope = ScopeType.INHERIT,
       description = "Show debug events and stack traces.")
   boolean debug;
@@ -142,7 +156,8 @@ final class AssembleCommand implements Callable<Integer> {
       }
       lock = new Bundler(settings, events()).open(bundle, plan, key).lockFile();
     }
-    Assembler.Result r = new Assembler(settings, events()).build(plan, new Assembler.Options(lock, writeLock));
+    Assembler.Result r = new Assembler(settings, events()).build(plan, new Assembler.Options(lock, writeLock,
+        new Attestations(keys())));
     if (json) {
       Tables.json(out, "build", r.checks(), java.util.Map.of("image", r.image().toString(), "manifest",
           r.manifest().toString(), "sha256", r.sha256(), "size", r.size(), "timings", timings(r)));
@@ -155,6 +170,25 @@ final class AssembleCommand implements Callable<Integer> {
           .map(e -> e.getKey() + " " + e.getValue()).toList()));
     }
     return ExitCodes.OK;
+  }
+
+  /** The signing keys given (--sign-key, --provenance-key), read and checked before any work. */
+  Attestations.Keys keys() {
+    String pem = null;
+    byte[] pgp = null;
+    try {
+      if (provenanceKey != null) {
+        pem = SmallFiles.readString(provenanceKey, SmallFiles.KEY, "provenance key");
+      }
+      if (signKey != null) {
+        pgp = SmallFiles.read(signKey, SmallFiles.KEY, "signing key");
+      }
+    } catch (java.io.IOException e) {
+      throw AssemblerException.input("cannot read a signing key: " + e.getMessage(),
+          "--sign-key takes an OpenPGP secret key, --provenance-key an ECDSA P-256 PKCS#8 PEM key");
+    }
+    return new Attestations.Keys(pem, pgp, System.getenv().getOrDefault("ASSEMBLE_SIGN_PASSPHRASE", "")
+        .toCharArray());
   }
 
   static java.util.Map<String, String> timings(Assembler.Result r) {

@@ -301,6 +301,15 @@ public final class GuestfsSession implements ImageSession {
   }
 
   @Override
+  public long mtime(String path) throws IOException {
+    try {
+      return g.lstatns(path).st_mtime_sec;
+    } catch (LibGuestFSException e) {
+      throw fail("reading the time of", path, e);
+    }
+  }
+
+  @Override
   public boolean exists(String path) throws IOException {
     try {
       return g.exists(path);

@@ -48,6 +48,9 @@ public interface ImageSession extends AutoCloseable {
   /** A file's size in bytes, or -1 when it does not exist. */
   long size(String path) throws IOException;
 
+  /** A file's modification time in seconds since 1970 (not following a final link). */
+  long mtime(String path) throws IOException;
+
   /** The paths matching a shell glob (sorted; empty when none), without following it outside the image. */
   List<String> glob(String pattern) throws IOException;
 

@@ -145,7 +145,8 @@ public final class BuildBenchmark {
       throws Exception {
     Map<String, byte[]> keyFiles = fetcher.keyFiles(plan, lock);
     List<ImageRecord> images = fetcher.images(plan, lock);
-    PackagesStep packages = (PackagesStep) Assembler.steps(plan, lock, images, Fetcher.keyrings(plan, keyFiles), store)
+    PackagesStep packages = (PackagesStep) Assembler.steps(plan, lock, images, Fetcher.keyrings(plan, keyFiles), store,
+        java.time.Instant.EPOCH)
         .stream().filter(s -> s.name().equals("packages")).findFirst().orElseThrow();
     Path debs = dir.resolve("packages");
     Files.createDirectories(debs);
@@ -163,7 +164,7 @@ public final class BuildBenchmark {
       }
     }
     Path storeDir = dir.resolve("store");
-    Assembler.seed(plan, images).write(store, new DirectoryWriter(storeDir, store), "containerd", null);
+    Assembler.seed(plan, images, java.time.Instant.EPOCH).write(store, new DirectoryWriter(storeDir, store), "containerd", null);
     Path script = dir.resolve("install.sh");
     Files.writeString(script, packages.script());
     List<String> cmd = new ArrayList<>();

@@ -66,6 +66,11 @@ class BuildCliIT {
       assertEquals(Digest.of("sha256", in).encoded(), m.at("/image/sha256").asText());
     }
     assertEquals(Files.size(w.image()), m.at("/image/size").asLong());
+    // Every build describes itself (SBOMs, provenance, checksums); only a signed one has the .asc.
+    JsonNode files = m.get("files");
+    assertEquals(suiteImage.signed(), files.has("checksumsSignature"), files.toString());
+    assertEquals(4 + (suiteImage.signed() ? 1 : 0), files.size(), files.toString());
+    files.forEach(f -> assertTrue(Files.isRegularFile(w.image().resolveSibling(f.asText())), f.asText()));
     assertEquals("test-world-" + suiteImage.label(), m.get("tag").asText()); // the recipe's name is the tag
     assertEquals(suiteImage.role(), m.at("/kubernetes/role").asText());
     assertEquals("1.34.2", m.at("/kubernetes/version").asText());
@@ -156,7 +161,8 @@ class BuildCliIT {
   private static String leftovers(Built b) throws IOException {
     StringBuilder s = new StringBuilder();
     try (Stream<Path> out = Files.list(b.image().getParent())) {
-      out.filter(p -> p.getFileName().toString().endsWith(".partial")).forEach(p -> s.append(p).append('\n'));
+      out.filter(p -> p.getFileName().toString().endsWith(".partial")
+            || p.getFileName().toString().endsWith(".tmp")).forEach(p -> s.append(p).append('\n'));
     }
     if (Files.isDirectory(b.work())) {
       try (Stream<Path> work = Files.list(b.work())) {

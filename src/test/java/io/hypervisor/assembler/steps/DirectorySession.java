@@ -60,6 +60,11 @@ class DirectorySession implements ImageSession {
   }
 
   @Override
+  public long mtime(String path) throws IOException {
+    return Files.getLastModifiedTime(at(path), LinkOption.NOFOLLOW_LINKS).toInstant().getEpochSecond();
+  }
+
+  @Override
   public boolean exists(String path) {
     return Files.exists(at(path), LinkOption.NOFOLLOW_LINKS);
   }

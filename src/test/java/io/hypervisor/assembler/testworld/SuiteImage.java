@@ -12,7 +12,7 @@ public enum SuiteImage {
   /**
    * The path every reference recipe takes: Docker's containerd.io (2.x, from the Docker stand-in)
    * on Debian 12, worker role. Read by the CLI build test, the steps read-back, the boot test, and
-   * the air-gap/rebuild test, which builds it again from a bundle with no network.
+   * the provenance oracles: built signed ({@link ReleaseKeys}), as a release is.
    */
   WORKER("worker", "debian-12", "base-image", "debian-12-generic.qcow2", true, false),
   /**
@@ -44,6 +44,11 @@ public enum SuiteImage {
     this.baseFile = baseFile;
     this.containerdIo = containerdIo;
     this.airGapped = airGapped;
+  }
+
+  /** Built with {@code --sign-key} and {@code --provenance-key}, so its checksums and provenance are signed. */
+  public boolean signed() {
+    return this == WORKER;
   }
 
   /** Built from a bundle with no network (see {@link AirGappedBuild}) rather than connected. */

@@ -204,8 +204,13 @@ public final class SuiteImages {
       Path recipe = TestRecipes.recipe(dir.resolve("recipes").resolve(i.label()), i, apt.url(), docker.url(),
           registry.url(), image);
       Path lock = dir.resolve(i.label() + ".lock.json");
-      Run r = run("--cache", dir.resolve("cache").toString(), "--work", workDir("work").toString(), "--accel",
-          Guests.accelerator().toString(), "--guest-cpus", Guests.CPUS, recipe.toString(), "--write-lock", lock.toString());
+      List<String> args = new ArrayList<>(List.of("--cache", dir.resolve("cache").toString(), "--work",
+          workDir("work").toString(), "--accel", Guests.accelerator().toString(), "--guest-cpus", Guests.CPUS,
+          recipe.toString(), "--write-lock", lock.toString()));
+      if (i.signed()) {
+        args.addAll(ReleaseKeys.get().signOptions());
+      }
+      Run r = run(args.toArray(String[]::new));
       Path manifest = image.resolveSibling(image.getFileName().toString().replaceFirst("\\.qcow2$", ".json"));
       return new Built(i, recipe, image, manifest, lock, dir.resolve("cache"), workDir("work"), r.code(), r.out(),
           r.err(), null);
