@@ -47,14 +47,15 @@ class ArchitectureTest {
           "oci.registry", "pkgrepo", "pkgrepo.apt", "pkgrepo.rpm", "http", "model", "events",
           "commons-compress", "bouncycastle", "jackson")),
       Map.entry("guestfs", Set.of("model", "events", "libguestfs")),
-      Map.entry("steps", Set.of("model", "plan", "content", "guestfs", "containerd", "events")),
+      Map.entry("steps", Set.of("model", "plan", "content", "guestfs", "containerd", "events", "tree")),
+      Map.entry("tree", Set.of("model", "content", "sys")),
       Map.entry("assemble", Set.of("model", "events", "recipe", "plan", "content", "http", "oci",
           "oci.layout", "oci.archive", "oci.registry", "pkgrepo", "pkgrepo.apt", "pkgrepo.rpm",
-          "bbolt", "containerd", "fetch", "guestfs", "steps", "sys", "jackson",
+          "bbolt", "containerd", "fetch", "guestfs", "steps", "sys", "tree", "jackson",
           "commons-compress")),
       Map.entry("provenance", Set.of("model", "plan", "oci", "pkgrepo", "content", "jackson", "bouncycastle")),
       Map.entry("sys", Set.of("jna")),
-      Map.entry("cli", Set.of("assemble", "provenance", "recipe", "plan", "events", "model", "picocli",
+      Map.entry("cli", Set.of("assemble", "provenance", "tree", "recipe", "plan", "events", "model", "picocli",
           "jackson")));
 
   /** Third-party package prefixes and the names the table uses for them. */

@@ -36,7 +36,10 @@ import io.hypervisor.assembler.steps.SelinuxStep;
 import io.hypervisor.assembler.steps.ServicesStep;
 import io.hypervisor.assembler.steps.Step;
 import io.hypervisor.assembler.steps.SwapStep;
+import io.hypervisor.assembler.steps.TreeStep;
 import io.hypervisor.assembler.sys.Posix;
+import io.hypervisor.assembler.tree.Ext4Rebuild;
+import io.hypervisor.assembler.tree.RootTree;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
@@ -179,6 +182,7 @@ public final class Assembler {
     List<ImageRecord> seeded;
     List<BuildRecord.BasePackage> basePackages;
     Instant epoch;
+    Reproduction reproduction = null;
     try (GuestfsSession image = timed("launch", () -> GuestfsSession.open(GuestfsSession.Options.build(disk, accel,
         settings.launchTimeout(), work, p -> Posix.mkfifo(p, 0600)).withCpus(settings.guestCpus()), events))) {
       checkOs(image, planned);
@@ -186,6 +190,9 @@ public final class Assembler {
       basePackages = packages.installed().stream().map(c -> new BuildRecord.BasePackage(c.name(), c.version(),
           c.arch())).toList();
       epoch = epoch(image);
+      image.environment(Map.of("SOURCE_DATE_EPOCH", Long.toString(epoch.getEpochSecond()), "TZ", "UTC",
+          "LC_ALL", "C"));
+      Map<String, String> untouched = planned.output().reproducible() ? outsideRoot(image) : Map.of();
       Lock locked = timed("lock", () -> lockFor(planned, given, packages, fetcher, base));
       if (o.writeLock() != null) {
         LockFile.write(locked, o.writeLock());
@@ -200,7 +207,12 @@ public final class Assembler {
       });
       List<ImageRecord> images = timed("fetch", () -> fetcher.images(effective, locked));
       seeded = images;
-      for (Step step : steps(effective, locked, images, Fetcher.keyrings(effective, keyFiles), store, epoch)) {
+      List<Step> steps = steps(effective, locked, images, Fetcher.keyrings(effective, keyFiles), store, epoch, work);
+      for (Step step : steps) {
+        if (step instanceof FinishStep) {
+          // The tree is read; before the file systems close, decide whether the disk can be the same bytes.
+          reproduction = reproduction(effective, image, steps, untouched);
+        }
         timed(step.name(), () -> {
           try (EventSink.Step s = events.step(step.name(), null)) {
             s.ok(step.apply(image, events));
@@ -213,8 +225,89 @@ public final class Assembler {
         return null;
       });
     }
-    Result r = output(plan, lock, disk, output, partial, new Made(seeded, basePackages, epoch, base, o.attestor()));
-    return new Result(r.image(), r.manifest(), r.sha256(), r.size(), r.checks(), new LinkedHashMap<>(timings));
+    if (reproduction == null) {
+      throw new IOException("the plan has no tree step before finish; its manifest cannot be written");
+    }
+    try (RootTree tree = reproduction.tree()) {
+      Result r = output(plan, lock, disk, output, partial, new Made(seeded, basePackages, epoch, base, o.attestor(),
+          reproduction), work);
+      return new Result(r.image(), r.manifest(), r.sha256(), r.size(), r.checks(), new LinkedHashMap<>(timings));
+    }
+  }
+
+  /**
+   * The tree step's result and what the disk can promise: "bytes" when the root file system can be
+   * rebuilt from the tree (an ext4 partition, nothing else on the disk changed by the build, no
+   * ACLs, e2fsprogs new enough) and the plan asks for it; else "tree", with the reason.
+   */
+  record Reproduction(RootTree tree, Ext4Rebuild.Params params, ImageSession.Partition root, String reason) {
+    boolean bytes() {
+      return params != null;
+    }
+  }
+
+  private Reproduction reproduction(Plan plan, ImageSession image, List<Step> steps, Map<String, String> before)
+      throws IOException {
+    RootTree tree = null;
+    for (Step s : steps) {
+      if (s instanceof TreeStep t) {
+        tree = t.tree();
+      }
+    }
+    if (tree == null) {
+      throw new IOException("the tree step did not run before finish");
+    }
+    if (!plan.output().reproducible()) {
+      return new Reproduction(tree, null, null, "output.reproducible is false");
+    }
+    String rootDevice = image.os().mountpoints().get("/");
+    ImageSession.Partition root = image.partitions().stream().filter(p -> p.device().equals(rootDevice)).findFirst()
+        .orElse(null);
+    String reason = null;
+    if (root == null) {
+      reason = "the root file system (" + rootDevice + ") is not a partition of the disk (LVM?)";
+    } else if (!root.fsType().equals("ext4")) {
+      reason = "the root file system is " + root.fsType() + "; only ext4 is rebuilt from its tree";
+    } else if (!tree.aclPaths().isEmpty()) {
+      reason = tree.aclPaths().size() + " paths carry POSIX ACLs (e.g. /" + tree.aclPaths().get(0)
+          + "), which a rebuilt file system would not keep";
+    } else if (!before.equals(outsideRoot(image))) {
+      reason = "the build changed the disk outside the root file system (partitions " + changed(before,
+          outsideRoot(image)) + ")";
+    } else {
+      try {
+        Ext4Rebuild.mke2fsVersion();
+      } catch (IOException e) {
+        reason = e.getMessage() + " (tools/setup installs e2fsprogs from bookworm-backports)";
+      }
+    }
+    if (reason != null) {
+      events.warn("the image will be reproducible as a tree, not byte for byte: " + reason);
+      return new Reproduction(tree, null, root, reason);
+    }
+    return new Reproduction(tree, Ext4Rebuild.Params.of(image.superblock(rootDevice)), root, null);
+  }
+
+  /** sha256 of every partition but the root's (the build must leave them as the base had them). */
+  private static Map<String, String> outsideRoot(ImageSession image) throws IOException {
+    String rootDevice = image.os().mountpoints().get("/");
+    Map<String, String> out = new java.util.TreeMap<>();
+    for (ImageSession.Partition p : image.partitions()) {
+      if (!p.device().equals(rootDevice)) {
+        out.put(p.device(), image.checksumDevice(p.device()));
+      }
+    }
+    return out;
+  }
+
+  private static String changed(Map<String, String> a, Map<String, String> b) {
+    List<String> c = new ArrayList<>();
+    a.forEach((k, v) -> {
+      if (!v.equals(b.get(k))) {
+        c.add(k);
+      }
+    });
+    return String.join(", ", c);
   }
 
   /**
@@ -277,7 +370,7 @@ public final class Assembler {
 
   /** The plan's steps in its order, each with its options. */
   public static List<Step> steps(Plan plan, Lock lock, List<ImageRecord> images, Map<String, byte[]> keyrings,
-      ContentStore store, Instant epoch) throws IOException {
+      ContentStore store, Instant epoch, Path work) throws IOException {
     Map<String, List<ImageFile>> files = files(plan, keyrings);
     List<Step> out = new ArrayList<>();
     for (String name : plan.steps()) {
@@ -297,6 +390,7 @@ public final class Assembler {
         case "cloud-init" -> new CloudInitStep(new CloudInitStep.Options(files.get("cloud-init")));
         case "cleanup" -> new CleanupStep(new CleanupStep.Options(List.of()));
         case "selinux-relabel" -> new SelinuxRelabelStep(new SelinuxRelabelStep.Options());
+        case "tree" -> new TreeStep(new TreeStep.Options(epoch.getEpochSecond(), work));
         case "finish" -> new FinishStep(new FinishStep.Options());
         default -> throw new IllegalStateException("the plan names a step this assembler does not have: " + name);
       });
@@ -338,7 +432,7 @@ public final class Assembler {
 
   /** What the build made besides the disk, for the documents written beside it. */
   private record Made(List<ImageRecord> images, List<BuildRecord.BasePackage> basePackages, Instant epoch,
-      Fetcher.Base base, Attestor attestor) {}
+      Fetcher.Base base, Attestor attestor, Reproduction reproduction) {}
 
   /** The plan's files with their bytes, grouped by the step that writes them (also the benchmark's input). */
   public static Map<String, List<ImageFile>> files(Plan plan, Map<String, byte[]> keyrings) throws IOException {
@@ -383,12 +477,13 @@ public final class Assembler {
    * verify (a fresh read-only appliance on the very file), sha256, the manifest, and only then
    * the rename: a failed verify leaves the previous output in place.
    */
-  private Result output(Plan plan, Lock lock, Path disk, Path output, Path partial, Made made)
+  private Result output(Plan plan, Lock lock, Path disk, Path output, Path partial, Made made, Path work)
       throws IOException {
+    Path source = made.reproduction().bytes() ? timed("rebuild", () -> rebuild(disk, made, work)) : disk;
     timed("convert", () -> {
       try (EventSink.Step s = events.step("convert", plan.output().compression() + " qcow2")) {
         Files.deleteIfExists(partial);
-        QemuImg.convert(disk, partial, plan.output().compression());
+        QemuImg.convert(source, partial, plan.output().compression());
         QemuImg.check(partial);
         s.ok((Files.size(partial) >> 20) + " MiB");
       }
@@ -428,9 +523,19 @@ public final class Assembler {
     // Image first, so a manifest never describes an image that is not there (write() is atomic itself).
     Files.move(partial, output, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
     BuildRecord record = record(plan, lock, output, sha256, size, virtual, made);
-    Map<String, String> files = new LinkedHashMap<>(made.attestor().describe(record, output.getParent()));
+    Map<String, String> files = new LinkedHashMap<>();
+    byte[] mtree = made.reproduction().tree().manifest();
+    String stem = output.getFileName().toString().replaceFirst("\\.qcow2$", "");
+    Path tree = output.resolveSibling(stem + ".mtree");
+    Path tmp = output.resolveSibling("." + stem + ".mtree.tmp");
+    Files.write(tmp, mtree);
+    Files.move(tmp, tree, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+    files.put("tree", tree.getFileName().toString());
+    files.putAll(made.attestor().describe(record, output.getParent()));
+    Reproduction rep = made.reproduction();
     CatalogueManifest m = CatalogueManifest.of(plan, lock, output, virtual, size, sha256, containerd, made.epoch(),
-        files);
+        new CatalogueManifest.Reproducible(rep.bytes() ? "bytes" : "tree", RootTree.digest(mtree).toString(),
+            rep.reason()), files);
     m.write(manifest);
     List<String> sealed = new ArrayList<>(List.of(output.getFileName().toString(), manifest.getFileName().toString()));
     files.forEach((kind, name) -> {
@@ -440,6 +545,29 @@ public final class Assembler {
     });
     made.attestor().seal(output.getParent(), sealed);
     return new Result(output, manifest, sha256, size, checks, new LinkedHashMap<>(timings));
+  }
+
+  /**
+   * The disk with its root file system made again from the tree, in one pass: a sparse raw copy of
+   * the work disk, the canonical tar of the tree, mke2fs into the root partition's range (the
+   * base's parameters, the build's epoch), e2fsck. Everything else on the disk stays as it was.
+   */
+  private Path rebuild(Path disk, Made made, Path work) throws IOException {
+    Reproduction r = made.reproduction();
+    try (EventSink.Step s = events.step("rebuild", "root file system from its tree (ext4, " + r.root().device() + ")")) {
+      Path raw = work.resolve("disk.raw");
+      QemuImg.toRaw(disk, raw);
+      Files.delete(disk); // the raw copy replaces it; the work directory holds one disk at a time
+      Path tar = work.resolve("root.tar");
+      try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(tar,
+          java.nio.file.StandardOpenOption.CREATE_NEW, java.nio.file.StandardOpenOption.WRITE)) {
+        r.tree().writeTar(ch);
+      }
+      Ext4Rebuild.rebuild(raw, r.root().start(), r.root().size(), r.params(), tar, made.epoch().getEpochSecond(), work);
+      Files.delete(tar);
+      s.ok(r.tree().entries().size() + " paths, " + (r.root().size() >> 20) + " MiB partition");
+      return raw;
+    }
   }
 
   /** What went into the image, for the documents that describe it. */

@@ -15,12 +15,19 @@ import java.util.List;
  * The catalogue entry written beside the image: the registration fields (name, URL placeholder,
  * default interface, purpose, cloudinit, public, enabled), the immutable tag, what the image is
  * (Kubernetes version, role, CNI, format, sizes, sha256), its full bill of materials (every
- * package with version and sha256, every image with its digest), the build's epoch, and the files
- * written beside it (SBOMs, provenance, checksums and their signature).
+ * package with version and sha256, every image with its digest), the build's epoch, what a
+ * rebuild reproduces (bytes or tree, and the tree digest), and the files written beside it (tree
+ * manifest, SBOMs, provenance, checksums and their signature).
  */
 public record CatalogueManifest(int formatVersion, Registration registration, String tag, Kubernetes kubernetes,
     Artifact image, List<Lock.Package> packages, List<Lock.Image> images, String base, String builtWith,
-    long sourceDateEpoch, java.util.Map<String, String> files) {
+    long sourceDateEpoch, Reproducible reproducible, java.util.Map<String, String> files) {
+
+  /**
+   * What a rebuild from the same inputs gives: "bytes" (the same qcow2) or "tree" (the same tree
+   * manifest, with the reason bytes were not possible), and the tree digest (sha256 of the manifest).
+   */
+  public record Reproducible(String identity, String treeDigest, String reason) {}
 
   /** What the catalogue's registration form asks for. */
   public record Registration(String name, String url, String defaultInterface, String purpose, boolean cloudinit,
@@ -42,7 +49,7 @@ public record CatalogueManifest(int formatVersion, Registration registration, St
       .setSerializationInclusion(JsonInclude.Include.NON_NULL);
 
   public static CatalogueManifest of(Plan plan, Lock lock, Path image, long virtualSize, long size, String sha256,
-      String containerdVersion, java.time.Instant epoch, java.util.Map<String, String> files) {
+      String containerdVersion, java.time.Instant epoch, Reproducible reproducible, java.util.Map<String, String> files) {
     Plan.Catalogue c = plan.catalogue();
     return new CatalogueManifest(1,
         new Registration(c.name(), URL_PLACEHOLDER, c.defaultInterface(), c.purpose(), c.cloudinit(), c.isPublic(),
@@ -53,7 +60,7 @@ public record CatalogueManifest(int formatVersion, Registration registration, St
         new Artifact(image.getFileName().toString(), plan.output().format(), plan.output().compression(), virtualSize,
             size, sha256),
         lock.packages(), lock.images(), plan.base().url() != null ? plan.base().url() : plan.base().path(),
-        "assemble " + VERSION, epoch.getEpochSecond(), files.isEmpty() ? null : new java.util.TreeMap<>(files));
+        "assemble " + VERSION, epoch.getEpochSecond(), reproducible, files.isEmpty() ? null : new java.util.TreeMap<>(files));
   }
 
   public String json() throws IOException {

@@ -1,11 +1,9 @@
 package io.hypervisor.assembler.assemble;
 
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 
 /**
  * qemu-img as the build uses it: the work overlay on top of the base image, the compressed output
@@ -30,9 +28,17 @@ final class QemuImg {
     return Long.parseLong(m.group(1));
   }
 
+  /** A sparse raw copy of a disk (for a file system rebuilt in place of the root partition). */
+  static void toRaw(Path from, Path to) throws IOException {
+    run(List.of("qemu-img", "convert", "-O", "raw", from.toString(), to.toString()), 3600);
+  }
+
   /** Compressed qcow2: zstd (qemu ≥ 5.1 readers) or zlib; none writes it uncompressed. */
   static void convert(Path from, Path to, String compression) throws IOException {
     List<String> cmd = new ArrayList<>(List.of("qemu-img", "convert", "-O", "qcow2"));
+    if (from.getFileName().toString().endsWith(".raw")) {
+      cmd.addAll(List.of("-f", "raw"));
+    }
     if (!compression.equals("none")) {
       cmd.add("-c");
     }
@@ -48,23 +54,7 @@ final class QemuImg {
   }
 
   static String run(List<String> cmd, int seconds) throws IOException {
-    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-    byte[] out;
-    try {
-      out = p.getInputStream().readAllBytes();
-      if (!p.waitFor(seconds, TimeUnit.SECONDS)) {
-        p.destroyForcibly();
-        throw new IOException(String.join(" ", cmd) + " took longer than " + seconds + " s");
-      }
-    } catch (InterruptedException e) {
-      p.destroyForcibly();
-      Thread.currentThread().interrupt();
-      throw new java.io.InterruptedIOException("interrupted: " + String.join(" ", cmd));
-    }
-    String text = new String(out, StandardCharsets.UTF_8);
-    if (p.exitValue() != 0) {
-      throw new IOException(cmd.get(0) + " " + cmd.get(1) + " failed (" + p.exitValue() + "): " + text.trim());
-    }
-    return text;
+    return io.hypervisor.assembler.sys.Processes.run(cmd, java.util.Map.of(), seconds);
   }
+
 }

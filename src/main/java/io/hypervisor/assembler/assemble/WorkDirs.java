@@ -14,7 +14,7 @@ import java.util.stream.Stream;
 final class WorkDirs {
   /** The file naming the process that owns a run directory. */
   private static final String OWNER = "owner.pid";
-  private static final String[] PREFIXES = {"build-", "boot-"};
+  private static final String[] PREFIXES = {"build-", "boot-", "diff-"};
 
   private WorkDirs() {}
 

@@ -33,7 +33,7 @@ import picocli.CommandLine.ScopeType;
             + "manifest, and verify the written image before reporting success."},
     subcommands = {PlanCommand.class, ImagesCommand.class, VerifyCommand.class, DoctorCommand.class,
         PullCommand.class, InspectCommand.class, CacheCommand.class, SeedCommand.class, FetchCommand.class,
-        BundleCommand.class, VerifySignaturesCommand.class},
+        BundleCommand.class, VerifySignaturesCommand.class, DiffCommand.class},
     footer = {"", "Examples:",
         "  assemble recipes/recipe-1.34-worker.yaml",
         "  assemble recipes/recipe-1.34-worker.yaml --lock recipe-1.34-worker.lock.json",
@@ -55,6 +55,12 @@ final class AssembleCommand implements Callable<Integer> {
       description = "Override a recipe value, e.g. --set kubernetes.version=1.34.3 (repeatable; "
           + "wins over the recipe and the CCM_*/AUTOSCALER_* environment variables).")
   List<String> sets = new ArrayList<>();
+
+  @Option(names = "--reproducible", negatable = true,
+      description = "Byte-identical output from the same recipe, lock and base (the root file system rebuilt from "
+          + "its tree; the default, as output.reproducible in the recipe), or with --no-reproducible only the same "
+          + "tree (its manifest is always written).")
+  Boolean reproducible;
 
   @Option(names = "--json", scope = ScopeType.INHERIT,
       description = "Machine-readable output: results as JSON on stdout, events as JSON lines on stderr.")
@@ -220,7 +226,11 @@ final class AssembleCommand implements Callable<Integer> {
   }
 
   RecipeReader reader() {
-    return new RecipeReader(System.getenv(), sets);
+    List<String> all = new ArrayList<>(sets);
+    if (reproducible != null) {
+      all.add(0, "output.reproducible=" + reproducible); // an explicit --set still wins
+    }
+    return new RecipeReader(System.getenv(), all);
   }
 
   /** Reads and plans a recipe, showing its warnings. */

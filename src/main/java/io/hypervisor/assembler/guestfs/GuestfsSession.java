@@ -48,6 +48,12 @@ public final class GuestfsSession implements ImageSession {
       return new Options(disk, format, true, List.of(), accelerator, 1280, 2, launchTimeout, false, null, null);
     }
 
+    /** The same with a work directory and FIFO maker, for tar streams out of a read-only disk. */
+    public Options withStreams(Path dir, FifoMaker maker) {
+      return new Options(disk, format, readOnly, attachments, accelerator, memoryMiB, cpus, launchTimeout, growRoot,
+          dir, maker);
+    }
+
     /** The same with {@code n} virtual CPUs. */
     public Options withCpus(int n) {
       return new Options(disk, format, readOnly, attachments, accelerator, memoryMiB, n, launchTimeout, growRoot,
@@ -71,6 +77,7 @@ public final class GuestfsSession implements ImageSession {
   private final Options options;
   private int logs;
   private boolean closed;
+  private String prelude = "";
 
   private GuestfsSession(GuestFS g, OsInfo os, List<String> mountOrder, EventSink events, Options options) {
     this.g = g;
@@ -368,9 +375,17 @@ public final class GuestfsSession implements ImageSession {
   }
 
   @Override
+  public void environment(Map<String, String> env) {
+    StringBuilder b = new StringBuilder("umask 022\n");
+    new java.util.TreeMap<>(env).forEach((k, v) -> b.append("export ").append(k).append("='")
+        .append(v.replace("'", "'\\''")).append("'\n"));
+    prelude = b.toString();
+  }
+
+  @Override
   public String sh(String script) throws IOException {
     try {
-      return g.sh(script);
+      return g.sh(prelude + script);
     } catch (LibGuestFSException e) {
       throw new IOException("running a script in the image: " + e.getMessage(), e);
     }
@@ -396,7 +411,7 @@ public final class GuestfsSession implements ImageSession {
   @Override
   public void run(String what, String script) throws IOException {
     String log = "/var/tmp/assemble-" + (++logs) + ".log";
-    String wrapped = "exec >" + log + " 2>&1\nset -e\n" + script;
+    String wrapped = "exec >" + log + " 2>&1\nset -e\n" + prelude + script;
     try {
       g.sh(wrapped);
       String out = readLog(log);
@@ -456,7 +471,7 @@ public final class GuestfsSession implements ImageSession {
     } catch (LibGuestFSException e) {
       writer.interrupt();
       // Unblock a writer stuck on a pipe nobody reads any more.
-      try (var drain = java.nio.file.Files.newInputStream(fifo)) {
+      try (var drain = new java.io.FileInputStream(fifo.toFile())) {
         drain.transferTo(java.io.OutputStream.nullOutputStream());
       } catch (IOException ignored) {
         // the writer may already be gone
@@ -475,6 +490,137 @@ public final class GuestfsSession implements ImageSession {
     Throwable w = writerError.get();
     if (w != null) {
       throw new IOException("writing " + label + " for the image: " + w.getMessage(), w);
+    }
+  }
+
+  /**
+   * tar_out of "/" through a FIFO into {@code sink} on a reader thread, with the other file
+   * systems unmounted meanwhile (remounted after, also on failure), so the stream is the root
+   * file system alone.
+   */
+  @Override
+  public void tarOutRoot(TarSink sink) throws IOException {
+    if (options.fifos() == null || options.workDir() == null) {
+      throw new IOException("this session was opened without a FIFO maker; tar streams need one");
+    }
+    List<String> others = new ArrayList<>(mountOrder);
+    others.remove("/");
+    java.util.Collections.reverse(others);
+    List<String> unmounted = new ArrayList<>();
+    java.nio.file.Files.createDirectories(options.workDir());
+    Path fifo = options.workDir().resolve("tar-out-" + System.nanoTime() + ".fifo");
+    try {
+      for (String mp : others) {
+        try {
+          g.umount(mp);
+          unmounted.add(0, mp);
+        } catch (LibGuestFSException e) {
+          events.debug("not mounted, so not unmounted: " + mp + ": " + e.getMessage());
+        }
+      }
+      options.fifos().mkfifo(fifo);
+      java.util.concurrent.atomic.AtomicReference<Throwable> readerError = new java.util.concurrent.atomic.AtomicReference<>();
+      java.util.concurrent.atomic.AtomicBoolean opened = new java.util.concurrent.atomic.AtomicBoolean();
+      Thread reader = new Thread(() -> {
+        // FileInputStream, not Files.newInputStream: the latter's available() asks a FileChannel
+        // for its position, which a FIFO has not (ESPIPE, "Illegal seek"), and BufferedInputStream calls it.
+        try (java.io.InputStream raw = new java.io.FileInputStream(fifo.toFile());
+            java.io.InputStream in = new java.io.BufferedInputStream(raw, 1 << 20)) {
+          opened.set(true);
+          try {
+            sink.readFrom(in);
+          } catch (Throwable t) {
+            readerError.set(t);
+          }
+          in.transferTo(java.io.OutputStream.nullOutputStream()); // never leave tar_out blocked on a full pipe
+        } catch (Throwable t) {
+          readerError.compareAndSet(null, t);
+        }
+      }, "tar-out-reader");
+      reader.setDaemon(true);
+      reader.start();
+      try {
+        g.tar_out("/", fifo.toString(), Map.of("numericowner", Boolean.TRUE, "xattrs", Boolean.TRUE,
+            "selinux", Boolean.TRUE, "acls", Boolean.TRUE));
+      } catch (LibGuestFSException e) {
+        if (!opened.get()) { // unblock a reader still waiting for a writer
+          try (var unblock = java.nio.file.Files.newOutputStream(fifo)) {
+            unblock.flush();
+          } catch (IOException ignored) {
+            // the reader is gone already
+          }
+        }
+        throw new IOException("copying the root file system out of the image: " + e.getMessage(), e);
+      } finally {
+        try {
+          reader.join(600_000);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+      }
+      Throwable r = readerError.get();
+      if (r instanceof IOException io) {
+        throw io;
+      }
+      if (r != null) {
+        throw new IOException("reading the root file system's tar: " + r, r);
+      }
+    } finally {
+      java.nio.file.Files.deleteIfExists(fifo);
+      for (String mp : unmounted) {
+        try {
+          if (options.readOnly()) {
+            g.mount_ro(os.mountpoints().get(mp), mp);
+          } else {
+            g.mount(os.mountpoints().get(mp), mp);
+          }
+        } catch (LibGuestFSException e) {
+          events.warn("could not mount " + os.mountpoints().get(mp) + " on " + mp + " again: " + e.getMessage());
+        }
+      }
+    }
+  }
+
+  @Override
+  public List<Partition> partitions() throws IOException {
+    try {
+      String[] devices = g.list_devices();
+      if (devices.length == 0) {
+        return List.of();
+      }
+      String disk = devices[0];
+      List<Partition> out = new ArrayList<>();
+      for (com.redhat.et.libguestfs.Partition p : g.part_list(disk)) {
+        String dev = disk + p.part_num;
+        String fs;
+        try {
+          fs = g.vfs_type(dev);
+        } catch (LibGuestFSException e) {
+          fs = "";
+        }
+        out.add(new Partition(dev, p.part_num, p.part_start, p.part_size, fs));
+      }
+      return out;
+    } catch (LibGuestFSException e) {
+      throw new IOException("listing the image's partitions: " + e.getMessage(), e);
+    }
+  }
+
+  @Override
+  public String checksumDevice(String device) throws IOException {
+    try {
+      return g.checksum_device("sha256", device);
+    } catch (LibGuestFSException e) {
+      throw fail("hashing", device, e);
+    }
+  }
+
+  @Override
+  public Map<String, String> superblock(String device) throws IOException {
+    try {
+      return g.tune2fs_l(device);
+    } catch (LibGuestFSException e) {
+      throw fail("reading the superblock of", device, e);
     }
   }
 

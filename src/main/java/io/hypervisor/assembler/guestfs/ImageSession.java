@@ -86,6 +86,43 @@ public interface ImageSession extends AutoCloseable {
   /** Unpacks a tar stream into a directory of the image (created if missing), streaming it. */
   void tarIn(TarSource tar, String dir, String label) throws IOException;
 
+  /** Where a tar stream out of the image goes; it must read the stream to its end. */
+  interface TarSink {
+    void readFrom(java.io.InputStream in) throws IOException;
+  }
+
+  /**
+   * Streams the root file system alone as a tar (numeric owners, extended attributes, SELinux
+   * labels, ACLs; other file systems unmounted meanwhile, so their mount points appear as the
+   * root file system holds them) to {@code sink}.
+   */
+  void tarOutRoot(TarSink sink) throws IOException;
+
+  /** A partition: its device, number, byte range on the disk and file system type ("" when none). */
+  record Partition(String device, int number, long start, long size, String fsType) {}
+
+  /** The disk's partitions in order (empty when the image is not a disk). */
+  default List<Partition> partitions() throws IOException {
+    return List.of();
+  }
+
+  /** The sha256 of a whole device or partition, computed where it is. */
+  default String checksumDevice(String device) throws IOException {
+    throw new IOException("this image has no devices");
+  }
+
+  /** An ext2/3/4 file system's superblock fields, as {@code tune2fs -l} lists them. */
+  default Map<String, String> superblock(String device) throws IOException {
+    throw new IOException("this image has no devices");
+  }
+
+  /**
+   * What every later script runs with (exported before it, with a fixed umask): the build's
+   * {@code SOURCE_DATE_EPOCH}, {@code TZ=UTC}, {@code LC_ALL=C}, so tools that stamp times or
+   * sort by locale write the same files on every build host.
+   */
+  default void environment(Map<String, String> env) {}
+
   @Override
   void close() throws IOException;
 }

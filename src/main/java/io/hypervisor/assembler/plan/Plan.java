@@ -108,8 +108,8 @@ public record Plan(
     }
   }
 
-  /** The output image file. */
-  public record Output(String path, String format, String compression) {}
+  /** The output image file; {@code reproducible}: the same inputs give the same bytes, not only the same tree. */
+  public record Output(String path, String format, String compression, boolean reproducible) {}
 
   /** The catalogue registration fields. */
   public record Catalogue(String name, String tag, String purpose, String defaultInterface,

@@ -30,6 +30,11 @@ public final class Planner {
   static final String K8S_KEY_FINGERPRINT = "DE15B14486CD377B9E876E1A234654DA9A296436";
   /** Docker's repository signing key. */
   static final String DOCKER_KEY_FINGERPRINT = "9DC858229FC7DD38854AE2D88D81803C0EBFCD88";
+  /**
+   * Whether outputs are byte-identical (root file system rebuilt from its tree) unless the recipe
+   * says otherwise; tree identity is always on. Chosen by the measured cost (README, "Reproducible builds").
+   */
+  public static final boolean REPRODUCIBLE_DEFAULT = true;
   static final String DEFAULT_PLATFORM_REGISTRY = "ghcr.io/hypervisor-io";
   static final String CCM_IMAGE = "cloud-controller-manager-hypervisor";
   static final String AUTOSCALER_IMAGE = "cluster-autoscaler-hypervisor";
@@ -118,7 +123,7 @@ public final class Planner {
     if (family == OsFamily.DNF) {
       steps.add("selinux-relabel");
     }
-    steps.add("finish");
+    steps.addAll(List.of("tree", "finish"));
 
     long disk = r.disk().sizeBytes() != null ? r.disk().sizeBytes()
         : (k.role() == Role.CONTROL_PLANE ? 20L : 40L) << 30;
@@ -418,7 +423,8 @@ public final class Planner {
           "use compression: zlib, or leave it out to get zlib automatically"));
     }
     String path = o.path() != null ? o.path().toString() : "out/" + name + ".qcow2";
-    return new Plan.Output(path, o.format() == null ? "qcow2" : o.format(), compression);
+    return new Plan.Output(path, o.format() == null ? "qcow2" : o.format(), compression,
+        o.reproducible() == null ? REPRODUCIBLE_DEFAULT : o.reproducible());
   }
 
   private static Plan.Catalogue catalogue(Recipe r, String name, Recipe.Kubernetes k,

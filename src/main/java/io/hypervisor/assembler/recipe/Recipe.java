@@ -138,8 +138,11 @@ public record Recipe(
   /** Virtual disk size in bytes, or null for the role's default. */
   public record Disk(Long sizeBytes) {}
 
-  /** Output file, format and compression (null = defaults). */
-  public record Output(Path path, String format, String compression) {}
+  /**
+   * Output file, format, compression, and whether the disk must come out byte for byte the same
+   * from the same inputs (the root file system rebuilt from its tree) or only its tree (null = defaults).
+   */
+  public record Output(Path path, String format, String compression, Boolean reproducible) {}
 
   /** Fields of the platform's image catalogue; nulls take defaults from name and role. */
   public record Catalogue(String name, String purpose, String defaultInterface, Boolean cloudinit,

@@ -703,13 +703,14 @@ public final class RecipeReader {
 
   private static Recipe.Output output(Fields f) {
     if (f == null) {
-      return new Recipe.Output(null, null, null);
+      return new Recipe.Output(null, null, null, null);
     }
     Path path = f.file("path");
     String format = f.choice("format", Map.of("qcow2", "qcow2"));
     String compression = f.choice("compression", Map.of("zstd", "zstd", "zlib", "zlib", "none", "none"));
+    Boolean reproducible = f.bool("reproducible");
     f.finish();
-    return new Recipe.Output(path, format, compression);
+    return new Recipe.Output(path, format, compression, reproducible);
   }
 
   private static Recipe.Catalogue catalogue(Fields f) {

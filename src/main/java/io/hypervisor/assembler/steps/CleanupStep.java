@@ -36,6 +36,10 @@ public final class CleanupStep implements Step {
       "/var/lib/apt/lists/*Release*", "/var/cache/dnf/*", "/var/cache/yum/*",
       "/var/log/journal/*",
       "/var/cache/assemble", "/usr/sbin/policy-rc.d",
+      // caches and backups that hold inode numbers, times or the build's order: never the same twice
+      "/var/cache/ldconfig/aux-cache", "/var/cache/man/index.db", "/var/cache/man/*/index.db",
+      "/var/lib/systemd/catalog/database", "/var/cache/debconf/*-old", "/var/lib/dpkg/*-old",
+      "/var/log/apt/*.xz", "/var/log/apt/*.gz", "/var/log/*.gz", "/var/log/*.[0-9]",
       // must not be baked: per-cluster material arrives through cloud-init
       "/etc/kubernetes/pki", "/etc/kubernetes/*.conf", "/etc/kubernetes/manifests/*",
       "/var/lib/kubelet/pki", "/var/lib/kubelet/config.yaml", "/var/lib/etcd",

@@ -49,7 +49,7 @@ class BuildCliIT {
     assertTrue(w.err().matches("(?s).*done verify in [0-9.]+ s \\(\\d+ checks passed\\).*"), w.err());
     assertTrue(w.out().contains("built " + w.image()), w.out());
     for (String step : List.of("repositories", "packages", "kernel", "swap", "services", "containerd-config",
-        "image-store", "cloud-init", "cleanup", "finish")) {
+        "image-store", "cloud-init", "cleanup", "tree", "finish")) {
       assertTrue(w.err().contains("==> " + step + "\n"), "step " + step + " ran: " + w.err());
     }
     assertTrue(Files.isRegularFile(w.image()));
@@ -69,7 +69,10 @@ class BuildCliIT {
     // Every build describes itself (SBOMs, provenance, checksums); only a signed one has the .asc.
     JsonNode files = m.get("files");
     assertEquals(suiteImage.signed(), files.has("checksumsSignature"), files.toString());
-    assertEquals(4 + (suiteImage.signed() ? 1 : 0), files.size(), files.toString());
+    assertEquals(5 + (suiteImage.signed() ? 1 : 0), files.size(), files.toString());
+    // Every image of the suite has an ext4 root: rebuilt in one pass, so bytes (not just the tree) repeat.
+    assertEquals("bytes", m.at("/reproducible/identity").asText(), m.toString());
+    assertTrue(m.at("/reproducible/treeDigest").asText().startsWith("sha256:"), m.toString());
     files.forEach(f -> assertTrue(Files.isRegularFile(w.image().resolveSibling(f.asText())), f.asText()));
     assertEquals("test-world-" + suiteImage.label(), m.get("tag").asText()); // the recipe's name is the tag
     assertEquals(suiteImage.role(), m.at("/kubernetes/role").asText());

@@ -212,6 +212,25 @@ class DirectorySession implements ImageSession {
     Files.copy(in, p);
   }
 
+  /** GNU tar on the directory, as the appliance's tar_out would stream the root file system. */
+  @Override
+  public void tarOutRoot(TarSink sink) throws IOException {
+    Process p = new ProcessBuilder("tar", "--numeric-owner", "--xattrs", "--xattrs-include=*", "-C", root.toString(),
+        "-cf", "-", ".").redirectError(ProcessBuilder.Redirect.DISCARD).start();
+    try (InputStream in = p.getInputStream()) {
+      sink.readFrom(in);
+      in.transferTo(java.io.OutputStream.nullOutputStream());
+    }
+    try {
+      if (p.waitFor() != 0) {
+        throw new IOException("tar of " + root + " failed (" + p.exitValue() + ")");
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new java.io.InterruptedIOException();
+    }
+  }
+
   @Override
   public void close() {
     // nothing to release

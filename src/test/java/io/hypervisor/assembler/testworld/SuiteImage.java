@@ -51,6 +51,15 @@ public enum SuiteImage {
     return this == WORKER;
   }
 
+  /**
+   * Also written to a bundle right after its build (the servers still up), so a test can rebuild
+   * it elsewhere and compare bytes ({@link SuiteImages#rebuild}): the one extra build the
+   * reproducibility proof needs.
+   */
+  public boolean reproduced() {
+    return this == WORKER;
+  }
+
   /** Built from a bundle with no network (see {@link AirGappedBuild}) rather than connected. */
   public boolean airGapped() {
     return airGapped;

@@ -42,6 +42,9 @@ public final class SuiteImages {
   public record Built(SuiteImage suiteImage, Path recipe, Path image, Path manifest, Path lock, Path cache, Path work,
       int code, String out, String err, AirGappedBuild.Site site) {}
 
+  /** A rebuild of a suite image in another place (see {@link #rebuild}): the run and what it wrote. */
+  public record Rebuilt(Run run, Path image, Path manifest, Path lock, Path bundle, Path dir) {}
+
   /** One CLI run (a boot): exit code, stdout, stderr. */
   public record Run(int code, String out, String err) {}
 
@@ -55,6 +58,7 @@ public final class SuiteImages {
   });
   private static final Map<SuiteImage, CompletableFuture<Built>> BUILDS = new EnumMap<>(SuiteImage.class);
   private static final Map<SuiteImage, CompletableFuture<Run>> BOOTS = new EnumMap<>(SuiteImage.class);
+  private static final Map<SuiteImage, CompletableFuture<Rebuilt>> REBUILDS = new EnumMap<>(SuiteImage.class);
   private static final Map<SuiteImage, GuestfsSession> SESSIONS = new EnumMap<>(SuiteImage.class);
   private static final List<String> TIMINGS = new ArrayList<>();
   private static Path root;
@@ -70,10 +74,75 @@ public final class SuiteImages {
     }
   }
 
-  /** Starts the builds (and, with {@code boots}, the boots) of these images, in their order. */
-  public static synchronized void prefetch(Collection<SuiteImage> images, Collection<SuiteImage> boots) {
+  /** Starts the builds (and the boots and rebuilds asked for) of these images, in their order. */
+  public static synchronized void prefetch(Collection<SuiteImage> images, Collection<SuiteImage> boots,
+      Collection<SuiteImage> rebuilds) {
     images.forEach(SuiteImages::build);
     boots.forEach(SuiteImages::bootFuture);
+    rebuilds.forEach(SuiteImages::rebuildFuture);
+  }
+
+  /**
+   * The same build again as another build host would run it: its own process, another time
+   * zone, umask 077, another working and work directory, a fresh content store filled only from
+   * the bundle written right after the first build ({@link SuiteImage#reproduced}), and the same
+   * recipe file and signing keys. The output directory is bind-mounted from elsewhere in a
+   * private mount namespace, so the recipe's output path, and with it the plan, stays the same.
+   */
+  public static Rebuilt rebuild(SuiteImage image) {
+    try {
+      return rebuildFuture(image).join();
+    } catch (CompletionException e) {
+      throw e.getCause() instanceof RuntimeException r ? r : e;
+    }
+  }
+
+  private static synchronized CompletableFuture<Rebuilt> rebuildFuture(SuiteImage image) {
+    if (!image.reproduced()) {
+      throw new IllegalArgumentException(image + " is not bundled for a rebuild (SuiteImage.reproduced)");
+    }
+    return REBUILDS.computeIfAbsent(image, i -> build(i).thenApplyAsync(b -> slot("rebuild " + i.label(),
+        () -> rebuildNow(b)), POOL));
+  }
+
+  private static Path rebuildDir(SuiteImage i) {
+    return root().resolve("rebuild-" + i.label());
+  }
+
+  private static Rebuilt rebuildNow(Built b) throws Exception {
+    Path dir = rebuildDir(b.suiteImage());
+    Path bundle = dir.resolve("bundle.tar");
+    if (b.code() != 0 || !Files.isRegularFile(bundle)) {
+      throw new IllegalStateException(b.suiteImage() + ": no build or no bundle to rebuild from: " + b.err());
+    }
+    Path out = Files.createDirectories(dir.resolve("out"));
+    Path lock = dir.resolve("rebuild.lock.json");
+    List<String> cmd = new ArrayList<>(List.of("unshare", "-m", "--propagation", "private", "sh", "-c",
+        "mount --bind \"$1\" \"$2\" && shift 2 && umask 077 && exec \"$@\"", "sh", out.toString(),
+        b.image().getParent().toString(),
+        Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-cp", System.getProperty("java.class.path"),
+        "-Djava.library.path=" + System.getProperty("java.library.path"), Main.class.getName(),
+        "--cache", dir.resolve("fresh-cache").toString(), "--work", dir.resolve("elsewhere/work").toString(),
+        "--accel", Guests.accelerator().toString(), "--guest-cpus", Guests.CPUS,
+        b.recipe().toString(), "--bundle", bundle.toString(), "--write-lock", lock.toString()));
+    if (b.suiteImage().signed()) {
+      cmd.addAll(ReleaseKeys.get().signOptions());
+    }
+    Path stdout = dir.resolve("rebuild.out");
+    Path stderr = dir.resolve("rebuild.err");
+    ProcessBuilder pb = new ProcessBuilder(cmd).directory(Files.createDirectories(dir.resolve("cwd")).toFile())
+        .redirectOutput(stdout.toFile()).redirectError(stderr.toFile());
+    pb.environment().put("TZ", "Pacific/Kiritimati"); // UTC+14: another day than the first build's
+    pb.environment().put("LC_ALL", "C.UTF-8");
+    Process p = pb.start();
+    p.getOutputStream().close();
+    if (!p.waitFor(60, java.util.concurrent.TimeUnit.MINUTES)) {
+      p.destroyForcibly();
+      throw new IllegalStateException("the rebuild did not finish within an hour");
+    }
+    Path image = out.resolve(b.image().getFileName());
+    return new Rebuilt(new Run(p.exitValue(), Files.readString(stdout), Files.readString(stderr)), image,
+        out.resolve(b.manifest().getFileName()), lock, bundle, dir);
   }
 
   private static synchronized CompletableFuture<Built> build(SuiteImage image) {
@@ -211,6 +280,15 @@ public final class SuiteImages {
         args.addAll(ReleaseKeys.get().signOptions());
       }
       Run r = run(args.toArray(String[]::new));
+      if (r.code() == 0 && i.reproduced()) {
+        // the bundle a rebuild elsewhere starts from, written while the servers are still up
+        Path bundle = Files.createDirectories(rebuildDir(i)).resolve("bundle.tar");
+        Run f = run("--cache", dir.resolve("cache").toString(), "fetch", recipe.toString(), "--bundle",
+            bundle.toString());
+        if (f.code() != 0) {
+          throw new IllegalStateException("fetch of the rebuild bundle failed: " + f.out() + f.err());
+        }
+      }
       Path manifest = image.resolveSibling(image.getFileName().toString().replaceFirst("\\.qcow2$", ".json"));
       return new Built(i, recipe, image, manifest, lock, dir.resolve("cache"), workDir("work"), r.code(), r.out(),
           r.err(), null);

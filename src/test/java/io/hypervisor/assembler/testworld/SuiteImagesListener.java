@@ -24,6 +24,7 @@ public final class SuiteImagesListener implements TestExecutionListener {
   public void testPlanExecutionStarted(TestPlan plan) {
     Set<SuiteImage> images = new LinkedHashSet<>();
     Set<SuiteImage> boots = new LinkedHashSet<>();
+    Set<SuiteImage> rebuilds = new LinkedHashSet<>();
     List<Class<?>> classes = new ArrayList<>();
     for (TestIdentifier root : plan.getRoots()) {
       for (TestIdentifier t : plan.getDescendants(root)) {
@@ -41,13 +42,16 @@ public final class SuiteImagesListener implements TestExecutionListener {
         if (u.boots()) {
           boots.addAll(List.of(u.value()));
         }
+        if (u.rebuilds()) {
+          rebuilds.addAll(List.of(u.value()));
+        }
       }
     }
     if (!images.isEmpty()) {
       // The longest chain first: an air-gapped build is a fetch, a killed attempt and a build.
       List<SuiteImage> order = new ArrayList<>(images);
       order.sort(java.util.Comparator.comparing(i -> !i.airGapped()));
-      SuiteImages.prefetch(order, boots);
+      SuiteImages.prefetch(order, boots, rebuilds);
     }
   }
 

@@ -17,4 +17,7 @@ public @interface UsesImages {
 
   /** Also boots them (each image is booted at most once per run, see {@link SuiteImages#boot}). */
   boolean boots() default false;
+
+  /** Also rebuilds them elsewhere from a bundle, for the reproducibility proof (see {@link SuiteImages#rebuild}). */
+  boolean rebuilds() default false;
 }
