@@ -16,6 +16,7 @@ import io.hypervisor.assembler.model.Platform;
 import io.hypervisor.assembler.model.Problem;
 import io.hypervisor.assembler.oci.ImageRecord;
 import io.hypervisor.assembler.plan.Attestor;
+import io.hypervisor.assembler.publish.VagrantBox;
 import io.hypervisor.assembler.plan.BuildRecord;
 import io.hypervisor.assembler.plan.ContainerdRelease;
 import io.hypervisor.assembler.plan.Lock;
@@ -536,8 +537,19 @@ public final class Assembler {
     CatalogueManifest m = CatalogueManifest.of(plan, lock, output, virtual, size, sha256, containerd, made.epoch(),
         new CatalogueManifest.Reproducible(rep.bytes() ? "bytes" : "tree", RootTree.digest(mtree).toString(),
             rep.reason()), files);
-    m.write(manifest);
     List<String> sealed = new ArrayList<>(List.of(output.getFileName().toString(), manifest.getFileName().toString()));
+    if (plan.output().vagrant() != null) {
+      Path box = output.resolveSibling(stem + ".box");
+      long boxSize = timed("vagrant box", () -> VagrantBox.write(output, virtual, made.epoch().getEpochSecond(), box));
+      String boxSha;
+      try (InputStream in = Files.newInputStream(box)) {
+        boxSha = Digest.of("sha256", in).encoded();
+      }
+      m = m.withVagrantBox(new CatalogueManifest.Artifact(box.getFileName().toString(), "vagrant-"
+          + plan.output().vagrant(), "none", virtual, boxSize, boxSha));
+      sealed.add(box.getFileName().toString());
+    }
+    m.write(manifest);
     files.forEach((kind, name) -> {
       if (!kind.startsWith("checksums")) {
         sealed.add(name);

@@ -21,7 +21,8 @@ import java.util.List;
  */
 public record CatalogueManifest(int formatVersion, Registration registration, String tag, Kubernetes kubernetes,
     Artifact image, List<Lock.Package> packages, List<Lock.Image> images, String base, String builtWith,
-    long sourceDateEpoch, Reproducible reproducible, java.util.Map<String, String> files) {
+    long sourceDateEpoch, Reproducible reproducible, java.util.Map<String, String> files, Artifact vagrantBox,
+    String published) {
 
   /**
    * What a rebuild from the same inputs gives: "bytes" (the same qcow2) or "tree" (the same tree
@@ -60,7 +61,39 @@ public record CatalogueManifest(int formatVersion, Registration registration, St
         new Artifact(image.getFileName().toString(), plan.output().format(), plan.output().compression(), virtualSize,
             size, sha256),
         lock.packages(), lock.images(), plan.base().url() != null ? plan.base().url() : plan.base().path(),
-        "assemble " + VERSION, epoch.getEpochSecond(), reproducible, files.isEmpty() ? null : new java.util.TreeMap<>(files));
+        "assemble " + VERSION, epoch.getEpochSecond(), reproducible, files.isEmpty() ? null : new java.util.TreeMap<>(files),
+        null, null);
+  }
+
+  /** The same with the Vagrant box written beside the image. */
+  public CatalogueManifest withVagrantBox(Artifact box) {
+    return new CatalogueManifest(formatVersion, registration, tag, kubernetes, image, packages, images, base, builtWith,
+        sourceDateEpoch, reproducible, files, box, published);
+  }
+
+  /**
+   * The same once the image is in a registry: {@code ref} (by digest) replaces the URL
+   * placeholder, and is kept as {@code published}.
+   */
+  public CatalogueManifest withPublished(String ref) {
+    Registration r = new Registration(registration.name(), ref, registration.defaultInterface(), registration.purpose(),
+        registration.cloudinit(), registration.isPublic(), registration.enabled());
+    return new CatalogueManifest(formatVersion, r, tag, kubernetes, image, packages, images, base, builtWith,
+        sourceDateEpoch, reproducible, files, vagrantBox, ref);
+  }
+
+  /**
+   * A written manifest's JSON with the published reference in place of the URL placeholder and
+   * as {@code published}, everything else as it was.
+   */
+  public static byte[] published(byte[] json, String ref) throws IOException {
+    com.fasterxml.jackson.databind.node.ObjectNode m = (com.fasterxml.jackson.databind.node.ObjectNode) JSON.readTree(json);
+    if (!(m.get("registration") instanceof com.fasterxml.jackson.databind.node.ObjectNode r)) {
+      throw new IOException("the catalogue manifest has no registration");
+    }
+    r.put("url", ref);
+    m.put("published", ref);
+    return (JSON.writeValueAsString(m) + "\n").getBytes(java.nio.charset.StandardCharsets.UTF_8);
   }
 
   public String json() throws IOException {

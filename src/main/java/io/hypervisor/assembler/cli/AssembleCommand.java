@@ -1,6 +1,7 @@
 package io.hypervisor.assembler.cli;
 
 import io.hypervisor.assembler.assemble.Assembler;
+import io.hypervisor.assembler.assemble.ImagePublish;
 import io.hypervisor.assembler.assemble.Bundler;
 import io.hypervisor.assembler.assemble.Settings;
 import io.hypervisor.assembler.events.EventSink;
@@ -33,7 +34,8 @@ import picocli.CommandLine.ScopeType;
             + "manifest, and verify the written image before reporting success."},
     subcommands = {PlanCommand.class, ImagesCommand.class, VerifyCommand.class, DoctorCommand.class,
         PullCommand.class, InspectCommand.class, CacheCommand.class, SeedCommand.class, FetchCommand.class,
-        BundleCommand.class, VerifySignaturesCommand.class, DiffCommand.class},
+        BundleCommand.class, VerifySignaturesCommand.class, DiffCommand.class,
+        PublishCommand.class},
     footer = {"", "Examples:",
         "  assemble recipes/recipe-1.34-worker.yaml",
         "  assemble recipes/recipe-1.34-worker.yaml --lock recipe-1.34-worker.lock.json",
@@ -162,8 +164,11 @@ final class AssembleCommand implements Callable<Integer> {
       }
       lock = new Bundler(settings, events()).open(bundle, plan, key).lockFile();
     }
+    Attestations attestations = new Attestations(keys());
     Assembler.Result r = new Assembler(settings, events()).build(plan, new Assembler.Options(lock, writeLock,
-        new Attestations(keys())));
+        attestations));
+    ImagePublish.Result published = plan.output().publish() == null ? null
+        : new ImagePublish(settings, events()).publishPlanned(plan, r.image(), attestations, signKey != null);
     if (json) {
       Tables.json(out, "build", r.checks(), java.util.Map.of("image", r.image().toString(), "manifest",
           r.manifest().toString(), "sha256", r.sha256(), "size", r.size(), "timings", timings(r)));
@@ -172,6 +177,9 @@ final class AssembleCommand implements Callable<Integer> {
       out.println();
       out.println("built " + r.image() + " (" + Console.amount(r.size(), "bytes") + ", sha256 " + r.sha256() + ")");
       out.println("catalogue manifest " + r.manifest());
+      if (published != null) {
+        out.println("published " + published.tagged() + " as " + published.reference());
+      }
       out.println("phases: " + String.join(", ", timings(r).entrySet().stream()
           .map(e -> e.getKey() + " " + e.getValue()).toList()));
     }

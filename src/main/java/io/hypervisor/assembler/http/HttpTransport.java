@@ -166,12 +166,78 @@ public final class HttpTransport {
    */
   public Response send(String method, URI uri, Map<String, List<String>> headers, Authenticator auth,
       long maxBytes) throws IOException {
-    return send(method, uri, headers, null, auth, maxBytes);
+    return send(method, uri, headers, (Body) null, auth, maxBytes);
+  }
+
+  /**
+   * A request body that can be sent again (after a 401, a redirect or a retry): bytes in memory,
+   * or a range of a file streamed from disk.
+   */
+  public interface Body {
+    long length();
+
+    void writeTo(OutputStream out) throws IOException;
+
+    static Body of(byte[] bytes) {
+      return new Body() {
+        @Override
+        public long length() {
+          return bytes.length;
+        }
+
+        @Override
+        public void writeTo(OutputStream out) throws IOException {
+          out.write(bytes);
+        }
+      };
+    }
+
+    /** {@code length} bytes of {@code file} from {@code offset}; {@code progress} gets each count sent. */
+    static Body ofFile(java.nio.file.Path file, long offset, long length, java.util.function.LongConsumer progress) {
+      return new Body() {
+        @Override
+        public long length() {
+          return length;
+        }
+
+        @Override
+        public void writeTo(OutputStream out) throws IOException {
+          try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(file)) {
+            ByteBuffer b = ByteBuffer.allocate(1 << 20);
+            long pos = offset;
+            long end = offset + length;
+            while (pos < end) {
+              b.clear().limit((int) Math.min(b.capacity(), end - pos));
+              int n = ch.read(b, pos);
+              if (n < 0) {
+                throw new IOException(file + " ends at " + pos + ", before the " + length + " bytes to send");
+              }
+              out.write(b.array(), 0, n);
+              pos += n;
+              progress.accept(n);
+            }
+          }
+        }
+      };
+    }
   }
 
   /** As {@link #send(String, URI, Map, Authenticator, long)}, with a request body (a form, JSON). */
   public Response send(String method, URI uri, Map<String, List<String>> headers, byte[] body,
       Authenticator auth, long maxBytes) throws IOException {
+    return send(method, uri, headers, body == null ? null : Body.of(body), auth, maxBytes);
+  }
+
+  /**
+   * As above with any body, PATCH included (the JDK's HttpURLConnection cannot send PATCH, so
+   * PATCH goes through java.net.http with the same TLS, proxy and authentication; registries
+   * never redirect an upload chunk).
+   */
+  public Response send(String method, URI uri, Map<String, List<String>> headers, Body body,
+      Authenticator auth, long maxBytes) throws IOException {
+    if (method.equals("PATCH")) {
+      return withRetries(method + " " + redact(uri), attempt -> patch(uri, headers, body, auth, maxBytes));
+    }
     return withRetries(method + " " + redact(uri), attempt -> {
       Exchange x = exchange(method, uri, headers, body, auth, null, settings.headersTimeout());
       try {
@@ -440,7 +506,7 @@ public final class HttpTransport {
   }
 
   /** Follows redirects and answers 401s until a request gives its final answer. */
-  private Exchange exchange(String method, URI start, Map<String, List<String>> headers, byte[] body,
+  private Exchange exchange(String method, URI start, Map<String, List<String>> headers, Body body,
       Authenticator auth, String range, Duration readTimeout) throws IOException {
     URI uri = start;
     boolean retriedAuth = false;
@@ -460,9 +526,9 @@ public final class HttpTransport {
       }
       if (body != null) {
         c.setDoOutput(true);
-        c.setFixedLengthStreamingMode(body.length);
+        c.setFixedLengthStreamingMode(body.length());
         try (OutputStream out = c.getOutputStream()) {
-          out.write(body);
+          body.writeTo(out);
         }
       }
       int s;
@@ -513,6 +579,102 @@ public final class HttpTransport {
       return x;
     }
     throw new IOException(method + " " + redact(start) + ": more than " + settings.maxRedirects() + " redirects");
+  }
+
+  /** java.net.http clients by TLS settings, for PATCH only. */
+  private final Map<Tls, java.net.http.HttpClient> patchClients = new ConcurrentHashMap<>();
+
+  private Response patch(URI uri, Map<String, List<String>> headers, Body body, Authenticator auth, long maxBytes)
+      throws IOException {
+    Tls tls = "https".equals(uri.getScheme()) ? tlsByAuthority.apply(uri.getAuthority()) : Tls.DEFAULT;
+    Tls key = tls == null ? Tls.DEFAULT : tls;
+    key.context(); // TLS settings that cannot load fail here, as an IOException
+    java.net.http.HttpClient client = patchClients.computeIfAbsent(key, t -> {
+      java.net.http.HttpClient.Builder b = java.net.http.HttpClient.newBuilder()
+          .version(java.net.http.HttpClient.Version.HTTP_1_1).connectTimeout(settings.connectTimeout())
+          .followRedirects(java.net.http.HttpClient.Redirect.NEVER);
+      if (!t.isDefault()) {
+        try {
+          b.sslContext(t.context());
+        } catch (IOException e) {
+          throw new java.io.UncheckedIOException(e);
+        }
+      }
+      if (proxy.configured()) {
+        b.proxy(new java.net.ProxySelector() {
+          @Override
+          public List<Proxy> select(URI u) {
+            return proxy.select(u);
+          }
+
+          @Override
+          public void connectFailed(URI u, java.net.SocketAddress sa, IOException ioe) {
+            // the request fails and is retried like any other
+          }
+        });
+      }
+      return b.build();
+    });
+    String previous = null;
+    for (int round = 0; round < 2; round++) {
+      String authorization = auth.authorization(uri);
+      java.net.http.HttpRequest.Builder rb = java.net.http.HttpRequest.newBuilder(uri)
+          .timeout(settings.headersTimeout()).header("User-Agent", USER_AGENT)
+          .method("PATCH", java.net.http.HttpRequest.BodyPublishers.fromPublisher(
+              java.net.http.HttpRequest.BodyPublishers.ofInputStream(() -> pipe(body)), body.length()));
+      headers.forEach((k, vs) -> {
+        if (!vs.isEmpty()) {
+          rb.header(k, String.join(", ", vs));
+        }
+      });
+      if (authorization != null) {
+        rb.header("Authorization", authorization);
+      }
+      java.net.http.HttpResponse<InputStream> r;
+      try {
+        r = client.send(rb.build(), java.net.http.HttpResponse.BodyHandlers.ofInputStream());
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new InterruptedIOException("PATCH " + redact(uri) + " interrupted");
+      }
+      Map<String, List<String>> h = new TreeMap<>(String.CASE_INSENSITIVE_ORDER);
+      h.putAll(r.headers().map());
+      byte[] answer;
+      try (InputStream in = r.body()) {
+        answer = readCapped(in, maxBytes, uri);
+      }
+      if (r.statusCode() == 401 && round == 0
+          && auth.unauthorized(uri, h.getOrDefault("WWW-Authenticate", List.of()), authorization)) {
+        previous = authorization;
+        continue;
+      }
+      if (r.statusCode() == 401) {
+        throw new StatusException(401, h, "PATCH " + redact(uri) + ": 401 unauthorized"
+            + (previous == null && authorization == null ? " (no credentials for this host)" : " (credentials refused)"));
+      }
+      return new Response(r.statusCode(), h, answer, uri);
+    }
+    throw new IOException("PATCH " + redact(uri) + ": refused twice");
+  }
+
+  /** The body as a stream, written by a thread of its own (java.net.http pulls what it sends). */
+  private static InputStream pipe(Body body) {
+    try {
+      java.io.PipedInputStream in = new java.io.PipedInputStream(1 << 20);
+      java.io.PipedOutputStream out = new java.io.PipedOutputStream(in);
+      Thread t = new Thread(() -> {
+        try (out) {
+          body.writeTo(out);
+        } catch (IOException e) {
+          // the reader sees the stream end early and the request fails
+        }
+      }, "http-body");
+      t.setDaemon(true);
+      t.start();
+      return in;
+    } catch (IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
   }
 
   private static boolean isRedirect(int s) {

@@ -109,7 +109,8 @@ public record Plan(
   }
 
   /** The output image file; {@code reproducible}: the same inputs give the same bytes, not only the same tree. */
-  public record Output(String path, String format, String compression, boolean reproducible) {}
+  public record Output(String path, String format, String compression, boolean reproducible, String vagrant,
+      String publish) {}
 
   /** The catalogue registration fields. */
   public record Catalogue(String name, String tag, String purpose, String defaultInterface,

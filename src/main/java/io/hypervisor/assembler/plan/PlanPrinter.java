@@ -89,6 +89,12 @@ public final class PlanPrinter {
     }
     line(b, "disk", (p.diskBytes() >> 30) + " GiB virtual");
     line(b, "file", p.output().path() + " (" + p.output().format() + ", " + p.output().compression() + ")");
+    if (p.output().vagrant() != null) {
+      line(b, "vagrant box", p.output().vagrant() + " provider, beside the image (.box)");
+    }
+    if (p.output().publish() != null) {
+      line(b, "publish", p.output().publish() + " (KubeVirt containerDisk, SBOMs and signatures attached)");
+    }
     Plan.Catalogue cat = p.catalogue();
     b.append("\ncatalogue\n");
     line(b, "name", cat.name());

@@ -424,7 +424,7 @@ public final class Planner {
     }
     String path = o.path() != null ? o.path().toString() : "out/" + name + ".qcow2";
     return new Plan.Output(path, o.format() == null ? "qcow2" : o.format(), compression,
-        o.reproducible() == null ? REPRODUCIBLE_DEFAULT : o.reproducible());
+        o.reproducible() == null ? REPRODUCIBLE_DEFAULT : o.reproducible(), o.vagrant(), o.publish());
   }
 
   private static Plan.Catalogue catalogue(Recipe r, String name, Recipe.Kubernetes k,

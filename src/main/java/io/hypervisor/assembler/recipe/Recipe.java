@@ -142,7 +142,8 @@ public record Recipe(
    * Output file, format, compression, and whether the disk must come out byte for byte the same
    * from the same inputs (the root file system rebuilt from its tree) or only its tree (null = defaults).
    */
-  public record Output(Path path, String format, String compression, Boolean reproducible) {}
+  public record Output(Path path, String format, String compression, Boolean reproducible, String vagrant,
+      String publish) {}
 
   /** Fields of the platform's image catalogue; nulls take defaults from name and role. */
   public record Catalogue(String name, String purpose, String defaultInterface, Boolean cloudinit,

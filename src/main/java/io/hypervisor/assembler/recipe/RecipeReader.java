@@ -703,14 +703,16 @@ public final class RecipeReader {
 
   private static Recipe.Output output(Fields f) {
     if (f == null) {
-      return new Recipe.Output(null, null, null, null);
+      return new Recipe.Output(null, null, null, null, null, null);
     }
     Path path = f.file("path");
     String format = f.choice("format", Map.of("qcow2", "qcow2"));
     String compression = f.choice("compression", Map.of("zstd", "zstd", "zlib", "zlib", "none", "none"));
     Boolean reproducible = f.bool("reproducible");
+    String vagrant = f.choice("vagrant", Map.of("libvirt", "libvirt"));
+    String publish = f.string("publish");
     f.finish();
-    return new Recipe.Output(path, format, compression, reproducible);
+    return new Recipe.Output(path, format, compression, reproducible, vagrant, publish);
   }
 
   private static Recipe.Catalogue catalogue(Fields f) {

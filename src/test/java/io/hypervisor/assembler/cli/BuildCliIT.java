@@ -74,6 +74,20 @@ class BuildCliIT {
     assertEquals("bytes", m.at("/reproducible/identity").asText(), m.toString());
     assertTrue(m.at("/reproducible/treeDigest").asText().startsWith("sha256:"), m.toString());
     files.forEach(f -> assertTrue(Files.isRegularFile(w.image().resolveSibling(f.asText())), f.asText()));
+    JsonNode box = m.get("vagrantBox");
+    assertEquals(suiteImage.vagrantBox(), box != null, m.toString());
+    if (box != null) {
+      // The box is sealed like the image, and vagrant (Debian's, with vagrant-libvirt) takes it as it is.
+      Path boxFile = w.image().resolveSibling(box.get("file").asText());
+      assertEquals("vagrant-libvirt", box.get("format").asText());
+      try (InputStream in = Files.newInputStream(boxFile)) {
+        assertEquals(Digest.of("sha256", in).encoded(), box.get("sha256").asText());
+      }
+      assertTrue(Files.readString(w.image().resolveSibling(files.get("checksums").asText()))
+          .contains(box.get("sha256").asText() + "  " + boxFile.getFileName()), "SHA256SUMS lists the box");
+      io.hypervisor.assembler.publish.VagrantBoxTest.addedByVagrant(boxFile, w.image(),
+          Files.createTempDirectory("vagrant-home"));
+    }
     assertEquals("test-world-" + suiteImage.label(), m.get("tag").asText()); // the recipe's name is the tag
     assertEquals(suiteImage.role(), m.at("/kubernetes/role").asText());
     assertEquals("1.34.2", m.at("/kubernetes/version").asText());

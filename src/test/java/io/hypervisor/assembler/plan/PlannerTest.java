@@ -176,6 +176,23 @@ class PlannerTest {
   }
 
   @Test
+  void outputsBesideTheImage() {
+    Plan p = plan(recipe("debian-12", "1.34.2", "worker"), "output.vagrant=libvirt",
+        "output.publish=registry.example.org/kubevirt/node:1.34.2", "output.reproducible=false");
+    assertEquals("libvirt", p.output().vagrant());
+    assertEquals("registry.example.org/kubevirt/node:1.34.2", p.output().publish());
+    assertFalse(p.output().reproducible());
+    assertTrue(PlanPrinter.text(p).contains("vagrant box"), PlanPrinter.text(p));
+    assertEquals(p, PlanPrinter.readJson(PlanPrinter.json(p)), "round trip");
+    Plan d = plan(recipe("debian-12", "1.34.2", "worker"));
+    assertTrue(d.output().reproducible(), "byte identity is the default");
+    assertEquals(null, d.output().vagrant());
+    String all = messages(assertThrows(AssemblerException.class, () -> plan(recipe("debian-12", "1.34.2", "worker"),
+        "output.vagrant=virtualbox")));
+    assertTrue(all.contains("output.vagrant"), all);
+  }
+
+  @Test
   void oldHypervisorQemuMeansZlib() {
     assertEquals("zlib", plan(recipe("debian-12", "1.34.2", "worker"), "catalogue.hypervisorQemu=4.2")
         .output().compression());

@@ -60,6 +60,11 @@ public enum SuiteImage {
     return this == WORKER;
   }
 
+  /** Also writes a Vagrant box for libvirt beside the image ({@code output.vagrant: libvirt}). */
+  public boolean vagrantBox() {
+    return this == CONTROL_PLANE;
+  }
+
   /** Built from a bundle with no network (see {@link AirGappedBuild}) rather than connected. */
   public boolean airGapped() {
     return airGapped;

@@ -126,6 +126,11 @@ public final class TestContainerd implements AutoCloseable {
     return line;
   }
 
+  /** The daemon's gRPC socket (for ctr run by hand, e.g. with its output redirected to a file). */
+  public Path socket() {
+    return dir.resolve("c.sock");
+  }
+
   /** The config this daemon runs on. */
   public Path configFile() {
     return dir.resolve("config.toml");

@@ -38,6 +38,9 @@ public final class TestRecipes {
               """.formatted(dockerRoot, docker.resolve("linux/debian/gpg"),
               Files.readString(docker.resolve("key.fingerprint")).strip()));
     }
+    if (image.vagrantBox()) {
+      text = text.replace("output: {path: " + output + "}\n", "output: {path: " + output + ", vagrant: libvirt}\n");
+    }
     Path out = dir.resolve("test-world-" + image.label() + ".yaml");
     Files.writeString(out, text);
     if (!out.equals(f)) {

@@ -32,6 +32,8 @@ public final class RegistryAuthenticator implements Authenticator {
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final Pattern REPO = Pattern.compile("/v2/(.+?)/(manifests|blobs|tags|referrers)/");
   private final CredentialStore credentials;
+  /** The actions tokens are asked for: "pull", or "pull,push" when publishing. */
+  private final String actions;
   private final Map<String, Origin> origins = new ConcurrentHashMap<>();
   private final Map<TokenKey, CompletableFuture<Token>> tokens = new ConcurrentHashMap<>();
   private volatile HttpTransport transport;
@@ -48,7 +50,13 @@ public final class RegistryAuthenticator implements Authenticator {
   }
 
   public RegistryAuthenticator(CredentialStore credentials) {
+    this(credentials, false);
+  }
+
+  /** With {@code push}, tokens are asked for "pull,push" on the repository (a publisher's authenticator). */
+  public RegistryAuthenticator(CredentialStore credentials, boolean push) {
     this.credentials = credentials;
+    this.actions = push ? "pull,push" : "pull";
   }
 
   /** The transport token requests go through (set once by the registry source). */
@@ -62,8 +70,12 @@ public final class RegistryAuthenticator implements Authenticator {
 
   /** The repository a registry API path is about, as a pull scope; null for /v2/ itself. */
   static String scope(URI u) {
+    return scope(u, "pull");
+  }
+
+  static String scope(URI u, String actions) {
     Matcher m = REPO.matcher(u.getRawPath() == null ? "" : u.getRawPath());
-    return m.find() ? "repository:" + m.group(1) + ":pull" : null;
+    return m.find() ? "repository:" + m.group(1) + ":" + actions : null;
   }
 
   @Override
@@ -79,7 +91,7 @@ public final class RegistryAuthenticator implements Authenticator {
     if (creds.isPresent() && creds.get().registryToken() != null) {
       return "Bearer " + creds.get().registryToken();
     }
-    String scope = scope(uri);
+    String scope = scope(uri, actions);
     return scope == null ? null : "Bearer " + token(new TokenKey(o.realm(), o.service(), scope, origin(uri)), creds);
   }
 
@@ -92,7 +104,7 @@ public final class RegistryAuthenticator implements Authenticator {
         URI realm = validRealm(uri, c.param("realm"));
         String service = c.param("service");
         origins.put(origin(uri), new Origin("bearer", realm.toString(), service));
-        String scope = c.param("scope") != null ? c.param("scope") : scope(uri);
+        String scope = c.param("scope") != null ? c.param("scope") : scope(uri, actions);
         if (scope == null) {
           return true;
         }
