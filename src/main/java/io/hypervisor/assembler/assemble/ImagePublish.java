@@ -27,7 +27,7 @@ import java.util.Map;
  */
 public final class ImagePublish {
   /** What was published: the reference by digest, blobs uploaded and skipped, artifacts attached. */
-  public record Result(String reference, String tagged, int uploaded, int skipped, int attached) {}
+  public record Result(String reference, String tagged, int uploaded, int skipped, int mounted, int attached) {}
 
   private static final ObjectMapper JSON = new ObjectMapper();
   /** Media and artifact types of the documents beside an image, by their key in the manifest's {@code files}. */
@@ -120,7 +120,17 @@ public final class ImagePublish {
     try (EventSink.Step step = events.step("publish", ref.toString())) {
       RegistryPusher pusher = new RegistryPusher(hosts, CredentialStore.fromEnvironment(System.getenv()),
           http, events, System.getenv(), ref);
-      Publisher p = new Publisher(pusher, events);
+      // Published before to another repository of this registry: its blobs can be mounted, not sent.
+      String from = null;
+      try {
+        ImageRef before = ImageRef.parse(m.path("published").asText(""));
+        if (before.registry().equals(ref.registry()) && !before.repository().equals(ref.repository())) {
+          from = before.repository();
+        }
+      } catch (IllegalArgumentException e) {
+        from = null; // never published, or not a reference
+      }
+      Publisher p = new Publisher(pusher, events, from);
       Publisher.Disk disk = p.push(image, ref, platform, epoch, work);
       // The manifest names the published reference; the checksums over it are made (and signed) again.
       byte[] updated = io.hypervisor.assembler.assemble.CatalogueManifest.published(Files.readAllBytes(manifest),
@@ -134,6 +144,9 @@ public final class ImagePublish {
           sealed.add(e.getValue().asText());
         }
       });
+      if (m.hasNonNull("vagrantBox")) {
+        sealed.add(2, m.at("/vagrantBox/file").asText());
+      }
       Map<String, String> seals = attestor.seal(image.getParent(), sealed);
       List<Publisher.Attachment> attachments = new ArrayList<>();
       for (String key : ORDER) {
@@ -146,8 +159,8 @@ public final class ImagePublish {
       int attached = p.attach(disk, attachments, epoch);
       p.tag(disk);
       step.ok(disk.byDigest() + ", " + p.uploaded() + " blobs uploaded, " + p.skipped() + " already there, "
-          + attached + " artifacts attached");
-      return new Result(disk.byDigest(), ref.toString(), p.uploaded(), p.skipped(), attached);
+          + p.mounted() + " mounted, " + attached + " artifacts attached");
+      return new Result(disk.byDigest(), ref.toString(), p.uploaded(), p.skipped(), p.mounted(), attached);
     } catch (HttpException e) {
       int s = e.status();
       throw s == 401 || s == 403 || s == 413 || (s >= 400 && s < 500)

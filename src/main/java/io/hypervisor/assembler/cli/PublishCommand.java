@@ -64,10 +64,10 @@ final class PublishCommand implements Callable<Integer> {
         registries.access(), new Attestations(keys), pgp != null);
     if (root.json) {
       Tables.json(root.out, Map.of("kind", "publish", "reference", r.reference(), "tag", r.tagged(), "uploaded",
-          r.uploaded(), "skipped", r.skipped(), "attached", r.attached()));
+          r.uploaded(), "skipped", r.skipped(), "mounted", r.mounted(), "attached", r.attached()));
     } else {
       root.out.println("published " + r.tagged() + " as " + r.reference() + " (" + r.uploaded() + " blobs uploaded, "
-          + r.skipped() + " already there, " + r.attached() + " artifacts attached)");
+          + r.skipped() + " already there, " + r.mounted() + " mounted, " + r.attached() + " artifacts attached)");
     }
     return ExitCodes.OK;
   }

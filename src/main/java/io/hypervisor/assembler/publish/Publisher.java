@@ -44,12 +44,16 @@ public final class Publisher {
 
   private final RegistryPusher registry;
   private final EventSink events;
+  private final String mountFrom;
   private int uploaded;
   private int skipped;
+  private int mounted;
 
-  public Publisher(RegistryPusher registry, EventSink events) {
+  /** {@code mountFrom}: a repository of the same registry that may hold the blobs already (or null). */
+  public Publisher(RegistryPusher registry, EventSink events, String mountFrom) {
     this.registry = registry;
     this.events = events;
+    this.mountFrom = mountFrom;
   }
 
   /** Pushes {@code image} as a containerDisk for {@code platform}, by digest only. */
@@ -140,10 +144,25 @@ public final class Publisher {
     return skipped;
   }
 
+  /** Blobs mounted from {@code mountFrom} instead of uploaded. */
+  public int mounted() {
+    return mounted;
+  }
+
   private void blob(Digest d, Path file, long size, String label) throws IOException {
     if (registry.exists(d)) {
       skipped++;
       return;
+    }
+    if (mountFrom != null) {
+      try {
+        if (registry.mount(d, mountFrom)) {
+          mounted++;
+          return;
+        }
+      } catch (IOException e) { // not allowed to read the other repository: upload instead
+        events.debug("mounting " + d + " from " + mountFrom + " failed (" + e.getMessage() + "); uploading it");
+      }
     }
     registry.upload(d, file, size, label);
     uploaded++;

@@ -64,7 +64,7 @@ class ProvenanceOracleIT {
     JsonNode files = JSON.readTree(built.manifest().toFile()).get("files");
     Map<String, String> expected = new TreeMap<>(Map.of("sbomCycloneDx", stem + ".cdx.json", "sbomSpdx",
         stem + ".spdx.json", "provenance", stem + ".provenance.json", "checksums", stem + ".SHA256SUMS",
-        "checksumsSignature", stem + ".SHA256SUMS.asc"));
+        "checksumsSignature", stem + ".SHA256SUMS.asc", "tree", stem + ".mtree"));
     assertEquals(expected, JSON.convertValue(files, TreeMap.class));
     Path dir = built.image().getParent();
     expected.values().forEach(f -> assertTrue(Files.isRegularFile(dir.resolve(f)), f));
@@ -73,7 +73,7 @@ class ProvenanceOracleIT {
     assertEquals(0, sums.code(), sums.out() + sums.err());
     Set<String> listed = new TreeSet<>(sums.out().lines().map(l -> l.replaceFirst(": OK$", "")).toList());
     assertEquals(new TreeSet<>(List.of(built.image().getFileName().toString(), built.manifest().getFileName().toString(),
-        stem + ".cdx.json", stem + ".spdx.json", stem + ".provenance.json")), listed);
+        stem + ".cdx.json", stem + ".spdx.json", stem + ".provenance.json", stem + ".mtree")), listed);
 
     Tools.Result gpgv = gpgv(dir.resolve(stem + ".SHA256SUMS"));
     assertEquals(0, gpgv.code(), gpgv.err());

@@ -187,6 +187,13 @@ class PublishIT {
       assertEquals(0, second.code(), second.out() + second.err());
       assertTrue(second.out().contains("(0 blobs uploaded"), second.out());
       assertTrue(second.out().contains("@sha256:" + digest), second.out());
+
+      // To another repository of the same registry: the disk layer is mounted from the first, not sent.
+      Tools.Result other = publish(creds, "publish", image.toString(), host + "/kubevirt/other:1.34.2", "--hosts-dir",
+          tmp.resolve("certs.d").toString());
+      assertEquals(0, other.code(), other.out() + other.err());
+      assertTrue(other.out().contains("1 mounted"), other.out());
+      assertTrue(other.out().contains("as " + host + "/kubevirt/other@sha256:" + digest), other.out());
     }
 
     // TLS with the test CA (hosts.toml "ca"), no auth: the same image, the same digest.

@@ -65,6 +65,14 @@ public enum SuiteImage {
     return this == CONTROL_PLANE;
   }
 
+  /**
+   * Also publishes itself ({@code output.publish}) to its build's registry as a containerDisk,
+   * through a recipe mirror allowed to push: the in-build path of {@code assemble publish}.
+   */
+  public boolean published() {
+    return this == CONTROL_PLANE;
+  }
+
   /** Built from a bundle with no network (see {@link AirGappedBuild}) rather than connected. */
   public boolean airGapped() {
     return airGapped;

@@ -41,12 +41,24 @@ public final class TestRecipes {
     if (image.vagrantBox()) {
       text = text.replace("output: {path: " + output + "}\n", "output: {path: " + output + ", vagrant: libvirt}\n");
     }
+    if (image.published() && registry != null) {
+      // output.publish to the build's own registry, reached through a recipe mirror allowed to push
+      String host = java.net.URI.create(registry).getAuthority();
+      text = text.replace(", vagrant: libvirt}\n", ", vagrant: libvirt, publish: \"" + publishedRef(image, registry)
+          + "\"}\n").replace("mirrors:\n", "mirrors:\n  \"" + host + "\": [{url: \"" + registry
+          + "\", capabilities: [pull, resolve, push]}]\n");
+    }
     Path out = dir.resolve("test-world-" + image.label() + ".yaml");
     Files.writeString(out, text);
     if (!out.equals(f)) {
       Files.delete(f);
     }
     return out;
+  }
+
+  /** Where a suite image with {@link SuiteImage#published} publishes itself (its build's registry). */
+  public static String publishedRef(SuiteImage image, String registry) {
+    return java.net.URI.create(registry).getAuthority() + "/kubevirt/test-world-" + image.label() + ":1.34.2";
   }
 
   /** A worker recipe; {@code aptRoot} serves fixtures' repos/apt, {@code registry} may be null (no images mirror). */

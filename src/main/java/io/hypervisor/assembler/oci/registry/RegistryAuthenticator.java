@@ -31,6 +31,7 @@ import java.util.regex.Pattern;
 public final class RegistryAuthenticator implements Authenticator {
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final Pattern REPO = Pattern.compile("/v2/(.+?)/(manifests|blobs|tags|referrers)/");
+  private static final Pattern MOUNT_FROM = Pattern.compile("(?:^|&)from=([^&]+)");
   private final CredentialStore credentials;
   /** The actions tokens are asked for: "pull", or "pull,push" when publishing. */
   private final String actions;
@@ -75,7 +76,17 @@ public final class RegistryAuthenticator implements Authenticator {
 
   static String scope(URI u, String actions) {
     Matcher m = REPO.matcher(u.getRawPath() == null ? "" : u.getRawPath());
-    return m.find() ? "repository:" + m.group(1) + ":" + actions : null;
+    if (!m.find()) {
+      return null;
+    }
+    String scope = "repository:" + m.group(1) + ":" + actions;
+    // A cross-repository mount (POST …/blobs/uploads/?mount=D&from=R) also reads R.
+    Matcher from = MOUNT_FROM.matcher(u.getRawQuery() == null ? "" : u.getRawQuery());
+    if (from.find()) {
+      scope += " repository:" + java.net.URLDecoder.decode(from.group(1), java.nio.charset.StandardCharsets.UTF_8)
+          + ":pull";
+    }
+    return scope;
   }
 
   @Override
@@ -196,13 +207,16 @@ public final class RegistryAuthenticator implements Authenticator {
 
   private Token fetchToken(TokenKey key, Optional<Credentials> creds) throws IOException {
     HttpTransport t = transport;
-    String q = (key.service() == null ? "" : "service=" + enc(key.service()) + "&") + "scope=" + enc(key.scope());
+    // Several scopes (a cross-repository mount needs two) are several scope parameters (the token spec).
+    String scopes = String.join("&", java.util.Arrays.stream(key.scope().trim().split("\\s+"))
+        .map(sc -> "scope=" + enc(sc)).toList());
+    String q = (key.service() == null ? "" : "service=" + enc(key.service()) + "&") + scopes;
     URI uri = URI.create(key.realm() + (key.realm().contains("?") ? "&" : "?") + q);
     String header = creds.filter(Credentials::hasPassword).map(Credentials::basicHeader).orElse(null);
     HttpTransport.Response r;
     if (creds.isPresent() && creds.get().identityToken() != null) {
       String form = "grant_type=refresh_token&client_id=assemble&refresh_token=" + enc(creds.get().identityToken())
-          + (key.service() == null ? "" : "&service=" + enc(key.service())) + "&scope=" + enc(key.scope());
+          + (key.service() == null ? "" : "&service=" + enc(key.service())) + "&" + scopes;
       r = t.send("POST", URI.create(key.realm()), Map.of("Content-Type",
           List.of("application/x-www-form-urlencoded")), form.getBytes(StandardCharsets.UTF_8), Authenticator.NONE,
           1 << 20);
