@@ -540,13 +540,10 @@ public final class Assembler {
     List<String> sealed = new ArrayList<>(List.of(output.getFileName().toString(), manifest.getFileName().toString()));
     if (plan.output().vagrant() != null) {
       Path box = output.resolveSibling(stem + ".box");
-      long boxSize = timed("vagrant box", () -> VagrantBox.write(output, virtual, made.epoch().getEpochSecond(), box));
-      String boxSha;
-      try (InputStream in = Files.newInputStream(box)) {
-        boxSha = Digest.of("sha256", in).encoded();
-      }
+      VagrantBox.Written w = timed("vagrant box", () -> VagrantBox.write(output, virtual,
+          made.epoch().getEpochSecond(), box));
       m = m.withVagrantBox(new CatalogueManifest.Artifact(box.getFileName().toString(), "vagrant-"
-          + plan.output().vagrant(), "none", virtual, boxSize, boxSha));
+          + plan.output().vagrant(), "none", virtual, w.size(), w.sha256().encoded()));
       sealed.add(box.getFileName().toString());
     }
     m.write(manifest);

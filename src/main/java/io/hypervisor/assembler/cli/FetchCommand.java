@@ -44,16 +44,7 @@ final class FetchCommand implements Callable<Integer> {
   @Override
   public Integer call() {
     Plan plan = root.plan(recipe);
-    byte[] key = null;
-    if (signKey != null) {
-      try {
-        key = io.hypervisor.assembler.model.SmallFiles.read(signKey, io.hypervisor.assembler.model.SmallFiles.KEY,
-            "signing key");
-      } catch (IOException e) {
-        throw AssemblerException.input("cannot read the signing key " + signKey + ": " + e.getMessage(),
-            "give an exported secret key: gpg --export-secret-keys --armor KEYID > key.asc");
-      }
-    }
+    byte[] key = signKey == null ? null : Options.signingKey(signKey);
     String pass = System.getenv().getOrDefault("ASSEMBLE_SIGN_PASSPHRASE", "");
     Bundler.Written w = new Bundler(root.settings(), root.events()).fetch(plan, bundle, withBase, key,
         pass.toCharArray());

@@ -14,6 +14,17 @@ import java.util.Map;
 final class Options {
   private Options() {}
 
+  /** An OpenPGP secret key given with --sign-key (fetch, publish, the main job), read with its size bounded. */
+  static byte[] signingKey(Path file) {
+    try {
+      return io.hypervisor.assembler.model.SmallFiles.read(file, io.hypervisor.assembler.model.SmallFiles.KEY,
+          "signing key");
+    } catch (java.io.IOException e) {
+      throw AssemblerException.input("cannot read the signing key " + file + ": " + e.getMessage(),
+          "give an exported secret key: gpg --export-secret-keys --armor KEYID > key.asc");
+    }
+  }
+
   static Platform platform(String s) {
     try {
       return Platform.parse(s);

@@ -48,16 +48,7 @@ final class PublishCommand implements Callable<Integer> {
 
   @Override
   public Integer call() {
-    byte[] pgp = null;
-    if (signKey != null) {
-      try {
-        pgp = io.hypervisor.assembler.model.SmallFiles.read(signKey, io.hypervisor.assembler.model.SmallFiles.KEY,
-            "signing key");
-      } catch (java.io.IOException e) {
-        throw io.hypervisor.assembler.model.AssemblerException.input("cannot read the signing key " + signKey + ": "
-            + e.getMessage(), "give an exported OpenPGP secret key");
-      }
-    }
+    byte[] pgp = signKey == null ? null : Options.signingKey(signKey);
     Attestations.Keys keys = new Attestations.Keys(null, pgp, System.getenv()
         .getOrDefault("ASSEMBLE_SIGN_PASSPHRASE", "").toCharArray());
     ImagePublish.Result r = new ImagePublish(root.settings(), root.events()).publish(image, ref, platform,

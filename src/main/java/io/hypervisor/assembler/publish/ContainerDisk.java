@@ -2,10 +2,10 @@ package io.hypervisor.assembler.publish;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.hypervisor.assembler.content.HashingChannel;
 import io.hypervisor.assembler.content.TarWriter;
 import io.hypervisor.assembler.model.Digest;
 import java.io.IOException;
-import java.io.InputStream;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -41,17 +41,17 @@ public final class ContainerDisk {
       throw new IOException("platform " + platform + " is not os/architecture");
     }
     Path layer = dir.resolve("layer.tar");
-    try (FileChannel out = FileChannel.open(layer, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
+    Digest layerDigest;
+    try (FileChannel file = FileChannel.open(layer, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
         StandardOpenOption.WRITE); FileChannel in = FileChannel.open(image, StandardOpenOption.READ)) {
+      // hashed as it is written: the layer is read again only to be uploaded
+      HashingChannel out = new HashingChannel(file);
       TarWriter tar = new TarWriter(out, null, epoch);
       tar.entry(new TarWriter.Entry("disk/", '5', 0555, QEMU, QEMU, epoch, 0, null, 0, 0, new TreeMap<>()), 0, null, 0);
       tar.entry(new TarWriter.Entry("disk/" + image.getFileName(), '0', 0440, QEMU, QEMU, epoch, 0, null, 0, 0,
           new TreeMap<>()), in.size(), in, 0);
       tar.finish();
-    }
-    Digest layerDigest;
-    try (InputStream in = Files.newInputStream(layer)) {
-      layerDigest = Digest.of("sha256", in);
+      layerDigest = out.digest();
     }
     long layerSize = Files.size(layer);
     String created = Instant.ofEpochSecond(epoch).toString();

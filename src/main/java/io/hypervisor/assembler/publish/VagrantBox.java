@@ -1,6 +1,8 @@
 package io.hypervisor.assembler.publish;
 
+import io.hypervisor.assembler.content.HashingChannel;
 import io.hypervisor.assembler.content.TarWriter;
+import io.hypervisor.assembler.model.Digest;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
@@ -41,24 +43,30 @@ public final class VagrantBox {
         """;
   }
 
-  /** Writes {@code box} from {@code image} (a qcow2 of {@code virtualBytes}); returns its size. */
-  public static long write(Path image, long virtualBytes, long epoch, Path box) throws IOException {
+  /** The box written: its size and sha256 (hashed while written). */
+  public record Written(long size, Digest sha256) {}
+
+  /** Writes {@code box} from {@code image} (a qcow2 of {@code virtualBytes}). */
+  public static Written write(Path image, long virtualBytes, long epoch, Path box) throws IOException {
     Path tmp = box.resolveSibling("." + box.getFileName() + ".partial");
-    try (FileChannel out = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
+    Digest digest;
+    try (FileChannel file = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
         StandardOpenOption.WRITE); FileChannel img = FileChannel.open(image, StandardOpenOption.READ)) {
+      HashingChannel out = new HashingChannel(file);
       TarWriter tar = new TarWriter(out, null, epoch);
       tar.file("metadata.json", 0644, metadata(virtualBytes).getBytes(StandardCharsets.UTF_8));
       tar.file("Vagrantfile", 0644, vagrantfile().getBytes(StandardCharsets.UTF_8));
       tar.entry(new TarWriter.Entry("box.img", '0', 0644, 0, 0, epoch, 0, null, 0, 0, new TreeMap<>()), img.size(),
           img, 0);
       tar.finish();
-      out.force(true);
+      file.force(true);
+      digest = out.digest();
     } catch (IOException | RuntimeException e) {
       Files.deleteIfExists(tmp);
       throw e;
     }
     long size = Files.size(tmp);
     Files.move(tmp, box, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-    return size;
+    return new Written(size, digest);
   }
 }

@@ -97,54 +97,52 @@ public final class RegistryPusher {
    * else PATCH chunks, each failure resumed from what the registry says it has.
    */
   public void upload(Digest d, Path file, long size, String label) throws IOException {
-    {
-      long[] done = {0};
-      java.util.function.LongConsumer p = n -> {
-        done[0] += n;
-        events.progress(label, Math.min(done[0], size), size, "bytes");
-      };
-      URI at = location(http.send("POST", api("blobs/uploads/"), headers(Map.of()), new byte[0], auth, MAX_ANSWER));
-      if (size <= CHUNK) {
-        put(at, d, Body.ofFile(file, 0, size, p));
-        return;
+    long[] done = {0};
+    java.util.function.LongConsumer p = n -> {
+      done[0] += n;
+      events.progress(label, Math.min(done[0], size), size, "bytes");
+    };
+    URI at = location(http.send("POST", api("blobs/uploads/"), headers(Map.of()), new byte[0], auth, MAX_ANSWER));
+    if (size <= CHUNK) {
+      put(at, d, Body.ofFile(file, 0, size, p));
+      return;
+    }
+    long sent = 0;
+    int failures = 0;
+    while (sent < size) {
+      long n = Math.min(CHUNK, size - sent);
+      long from = sent;
+      Response r;
+      try {
+        r = http.send("PATCH", at, headers(Map.of("Content-Type", List.of("application/octet-stream"),
+            "Content-Range", List.of(from + "-" + (from + n - 1)))), Body.ofFile(file, from, n, p), auth,
+            MAX_ANSWER);
+      } catch (IOException e) {
+        if (++failures > 5) {
+          throw e;
+        }
+        long have = status(at);
+        events.warn("upload of " + label + " interrupted at " + from + " bytes (" + e.getMessage()
+            + "); the registry has " + have + ", resuming from there");
+        sent = have;
+        done[0] = have;
+        continue;
       }
-      long sent = 0;
-      int failures = 0;
-      while (sent < size) {
-        long n = Math.min(CHUNK, size - sent);
-        long from = sent;
-        Response r;
-        try {
-          r = http.send("PATCH", at, headers(Map.of("Content-Type", List.of("application/octet-stream"),
-              "Content-Range", List.of(from + "-" + (from + n - 1)))), Body.ofFile(file, from, n, p), auth,
-              MAX_ANSWER);
-        } catch (IOException e) {
-          if (++failures > 5) {
-            throw e;
-          }
-          long have = status(at);
-          events.warn("upload of " + label + " interrupted at " + from + " bytes (" + e.getMessage()
-              + "); the registry has " + have + ", resuming from there");
-          sent = have;
-          done[0] = have;
+      if (r.status() != 202) {
+        if (r.status() == 416 && ++failures <= 5) {
+          sent = status(at); // the registry disagrees on the offset: continue from its own
           continue;
         }
-        if (r.status() != 202) {
-          if (r.status() == 416 && ++failures <= 5) {
-            sent = status(at); // the registry disagrees on the offset: continue from its own
-            continue;
-          }
-          throw refused("uploading " + label + " (chunk at " + from + ")", r);
-        }
-        at = location(r);
-        sent = from + n;
-        long confirmed = end(r);
-        if (confirmed >= 0 && confirmed != sent) {
-          sent = confirmed; // resend from where the registry stands
-        }
+        throw refused("uploading " + label + " (chunk at " + from + ")", r);
       }
-      put(at, d, Body.of(new byte[0]));
+      at = location(r);
+      sent = from + n;
+      long confirmed = end(r);
+      if (confirmed >= 0 && confirmed != sent) {
+        sent = confirmed; // resend from where the registry stands
+      }
     }
+    put(at, d, Body.of(new byte[0]));
   }
 
   /** Uploads a small blob held in memory (a config, an SBOM). */
