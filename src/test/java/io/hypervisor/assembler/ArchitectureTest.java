@@ -49,14 +49,15 @@ class ArchitectureTest {
       Map.entry("guestfs", Set.of("model", "events", "libguestfs")),
       Map.entry("steps", Set.of("model", "plan", "content", "guestfs", "containerd", "events", "tree")),
       Map.entry("tree", Set.of("model", "content", "sys")),
+      Map.entry("stepcache", Set.of("model", "jackson")),
       Map.entry("assemble", Set.of("model", "events", "recipe", "plan", "content", "http", "oci",
           "oci.layout", "oci.archive", "oci.registry", "pkgrepo", "pkgrepo.apt", "pkgrepo.rpm",
-          "bbolt", "containerd", "fetch", "guestfs", "steps", "sys", "tree", "publish", "jackson",
+          "bbolt", "containerd", "fetch", "guestfs", "steps", "sys", "tree", "publish", "stepcache", "jackson",
           "commons-compress")),
       Map.entry("provenance", Set.of("model", "plan", "oci", "pkgrepo", "content", "jackson", "bouncycastle")),
       Map.entry("sys", Set.of("jna")),
       Map.entry("publish", Set.of("model", "events", "content", "oci", "oci.registry", "http", "jackson")),
-      Map.entry("cli", Set.of("assemble", "provenance", "tree", "publish", "recipe", "plan", "events", "model", "picocli",
+      Map.entry("cli", Set.of("assemble", "provenance", "tree", "publish", "stepcache", "recipe", "plan", "events", "model", "picocli",
           "jackson")));
 
   /** Third-party package prefixes and the names the table uses for them. */

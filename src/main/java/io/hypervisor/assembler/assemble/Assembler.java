@@ -38,6 +38,8 @@ import io.hypervisor.assembler.steps.ServicesStep;
 import io.hypervisor.assembler.steps.Step;
 import io.hypervisor.assembler.steps.SwapStep;
 import io.hypervisor.assembler.steps.TreeStep;
+import io.hypervisor.assembler.stepcache.StepCache;
+import io.hypervisor.assembler.stepcache.StepKey;
 import io.hypervisor.assembler.sys.Posix;
 import io.hypervisor.assembler.tree.Ext4Rebuild;
 import io.hypervisor.assembler.tree.RootTree;
@@ -66,13 +68,22 @@ public final class Assembler {
    * How to build: a lock to follow exactly (null: resolve now), where to save the lock used (may
    * be null), and who writes the documents beside the image (SBOMs, provenance, checksums).
    */
-  public record Options(Path lockFile, Path writeLock, Attestor attestor) {
+  public record Options(Path lockFile, Path writeLock, Attestor attestor, boolean stepCache) {
     public Options {
       attestor = attestor == null ? Attestor.NONE : attestor;
     }
 
+    public Options(Path lockFile, Path writeLock, Attestor attestor) {
+      this(lockFile, writeLock, attestor, true);
+    }
+
     public Options(Path lockFile, Path writeLock) {
-      this(lockFile, writeLock, Attestor.NONE);
+      this(lockFile, writeLock, Attestor.NONE, true);
+    }
+
+    /** The same, with the step cache on or off. */
+    public Options withStepCache(boolean on) {
+      return new Options(lockFile, writeLock, attestor, on);
     }
   }
 
@@ -96,6 +107,22 @@ public final class Assembler {
   /** With default HTTP behaviour (offline when the settings say so) and the process environment. */
   public Assembler(Settings settings, EventSink events) {
     this(settings, events, HttpSettings.defaults().withOffline(settings.offline()), System.getenv());
+  }
+
+  /**
+   * How several builds share the host: at most {@code slots} appliances at once, each with
+   * {@code guestCpus} virtual CPUs. Under TCG a guest's virtual CPU is a host core's worth of
+   * emulation, so one guest per core, one CPU each; with KVM the cores are split by the CPUs asked.
+   */
+  public record Parallel(int slots, int guestCpus) {}
+
+  /** The parallel shape for {@code builds} builds on this host (probes the accelerator once). */
+  public static Parallel parallel(Settings settings, EventSink events, int builds, boolean cpusGiven) {
+    int cores = Math.max(1, Runtime.getRuntime().availableProcessors());
+    Accelerator accel = Locker.accelerator(settings, events);
+    int cpus = cpusGiven ? settings.guestCpus() : accel == Accelerator.TCG ? 1 : settings.guestCpus();
+    int slots = Math.max(1, Math.min(builds, accel == Accelerator.TCG ? cores : cores / cpus));
+    return new Parallel(slots, builds == 1 && !cpusGiven ? settings.guestCpus() : cpus);
   }
 
   /** A phase's body. */
@@ -165,54 +192,68 @@ public final class Assembler {
     }
   }
 
+  /** What the build settles before its steps run: from the base's facts, with or without an appliance. */
+  private record Prepared(Lock lock, Plan plan, List<ImageRecord> images, List<Step> steps, Instant epoch,
+      List<BuildRecord.BasePackage> basePackages, StepKey key) {}
+
   private Result build(Plan planned, Lock given, Options o, ContentStore store, Path work, Path output, Path partial)
       throws IOException {
     Fetcher fetcher = new Fetcher(store, http, environment, events);
     Fetcher.Base base = timed("base", () -> fetcher.base(planned.base(), given));
+    String baseFormat = DiskFormat.of(base.path());
+    StepLayers layers = o.stepCache() ? timed("step cache", () -> StepLayers.open(settings.cacheDir(), base.path(),
+        base.digest(), baseFormat, events)) : null;
+    // With the base's facts recorded, the lock, the fetch and the key need no appliance: the one
+    // launch can then start from a cached layer instead of the base.
+    BaseFacts facts = layers == null ? null : layers.facts();
+    Prepared prepared = null;
+    StepCache.Layer layer = null;
+    if (facts != null) {
+      checkOs(facts.os(), planned);
+      prepared = prepare(planned, given, o, facts, fetcher, base, store, work, layers);
+      if (prepared.key() != null) {
+        StepKey key = prepared.key();
+        layer = timed("step cache", () -> layers.find(key)).orElse(null);
+      }
+    }
     Path disk = work.resolve("disk.qcow2");
+    Path from = layer != null ? layer.file() : base.path();
+    String fromFormat = layer != null ? "qcow2" : baseFormat;
     timed("overlay", () -> {
-      try (EventSink.Step s = events.step("overlay", base.path().getFileName().toString())) {
-        QemuImg.overlay(base.path(), DiskFormat.of(base.path()), disk, planned.diskBytes());
+      try (EventSink.Step s = events.step("overlay", from.getFileName().toString())) {
+        QemuImg.overlay(from, fromFormat, disk, planned.diskBytes());
         s.ok((QemuImg.virtualSize(disk) >> 30) + " GiB virtual");
       }
       return null;
     });
     Accelerator accel = Locker.accelerator(settings, events);
-    Lock lock;
-    Plan plan;
-    List<ImageRecord> seeded;
-    List<BuildRecord.BasePackage> basePackages;
-    Instant epoch;
     Reproduction reproduction = null;
     try (GuestfsSession image = timed("launch", () -> GuestfsSession.open(GuestfsSession.Options.build(disk, accel,
         settings.launchTimeout(), work, p -> Posix.mkfifo(p, 0600)).withCpus(settings.guestCpus()), events))) {
-      checkOs(image, planned);
-      Locker.ImagePackages packages = Locker.imagePackages(image, planned);
-      basePackages = packages.installed().stream().map(c -> new BuildRecord.BasePackage(c.name(), c.version(),
-          c.arch())).toList();
-      epoch = epoch(image);
-      image.environment(Map.of("SOURCE_DATE_EPOCH", Long.toString(epoch.getEpochSecond()), "TZ", "UTC",
-          "LC_ALL", "C"));
-      Map<String, String> untouched = planned.output().reproducible() ? outsideRoot(image) : Map.of();
-      Lock locked = timed("lock", () -> lockFor(planned, given, packages, fetcher, base));
-      if (o.writeLock() != null) {
-        LockFile.write(locked, o.writeLock());
+      if (facts == null) {
+        checkOs(image.os(), planned);
+        boolean partitions = layers != null || planned.output().reproducible();
+        facts = BaseFacts.read(image, planned, baseEpoch(image), partitions ? outsideRoot(image) : Map.of());
+        if (layers != null) {
+          layers.putFacts(facts);
+        }
+        prepared = prepare(planned, given, o, facts, fetcher, base, store, work, layers);
       }
-      Plan effective = installedContainerd(planned, locked, packages);
-      lock = locked;
-      plan = effective;
-      Map<String, byte[]> keyFiles = timed("fetch", () -> fetcher.keyFiles(effective, locked));
-      timed("fetch", () -> {
-        fetcher.packages(locked, effective, packages.files(), keyFiles);
-        return null;
-      });
-      List<ImageRecord> images = timed("fetch", () -> fetcher.images(effective, locked));
-      seeded = images;
-      List<Step> steps = steps(effective, locked, images, Fetcher.keyrings(effective, keyFiles), store, epoch, work);
-      for (Step step : steps) {
+      Prepared p = prepared;
+      image.environment(Map.of("SOURCE_DATE_EPOCH", Long.toString(p.epoch().getEpochSecond()), "TZ", "UTC",
+          "LC_ALL", "C"));
+      Map<String, String> untouched = p.plan().output().reproducible() ? facts.outsideRoot() : Map.of();
+      List<Step> cached = p.key() == null ? List.of() : StepLayers.cacheable(p.steps());
+      for (Step step : p.steps()) {
         if (step instanceof FinishStep) {
           // The tree is read; before the file systems close, decide whether the disk can be the same bytes.
-          reproduction = reproduction(effective, image, steps, untouched);
+          reproduction = reproduction(p.plan(), image, p.steps(), untouched);
+        }
+        if (layer != null && cached.contains(step)) {
+          try (EventSink.Step s = events.step(step.name(), null)) {
+            s.ok("from the step cache (layer " + layer.entry().key().substring(7, 19) + ")");
+          }
+          continue;
         }
         timed(step.name(), () -> {
           try (EventSink.Step s = events.step(step.name(), null)) {
@@ -220,6 +261,13 @@ public final class Assembler {
           }
           return null;
         });
+        if (layer == null && !cached.isEmpty() && step == cached.get(cached.size() - 1)) {
+          timed("step cache", () -> {
+            layers.snapshot(image, disk, p.key(), p.lock().packages().stream().map(Lock.Package::sha256).toList(),
+                cached);
+            return null;
+          });
+        }
       }
       timed("finish", () -> {
         image.close(); // unmount and shut down now: close errors mean the disk may be incomplete
@@ -229,11 +277,38 @@ public final class Assembler {
     if (reproduction == null) {
       throw new IOException("the plan has no tree step before finish; its manifest cannot be written");
     }
+    Prepared p = prepared;
     try (RootTree tree = reproduction.tree()) {
-      Result r = output(plan, lock, disk, output, partial, new Made(seeded, basePackages, epoch, base, o.attestor(),
-          reproduction), work);
+      Result r = output(p.plan(), p.lock(), disk, output, partial, new Made(p.images(), p.basePackages(), p.epoch(),
+          base, o.attestor(), reproduction), work);
       return new Result(r.image(), r.manifest(), r.sha256(), r.size(), r.checks(), new LinkedHashMap<>(timings));
     }
+  }
+
+  /**
+   * From the base's facts: the lock (given or resolved), the plan for the containerd it installs,
+   * the fetch (the only network use), the steps with their options and the step cache's key.
+   */
+  private Prepared prepare(Plan planned, Lock given, Options o, BaseFacts facts, Fetcher fetcher, Fetcher.Base base,
+      ContentStore store, Path work, StepLayers layers) throws IOException {
+    Locker.ImagePackages packages = facts.packages(planned);
+    List<BuildRecord.BasePackage> basePackages = packages.installed().stream()
+        .map(c -> new BuildRecord.BasePackage(c.name(), c.version(), c.arch())).toList();
+    Instant epoch = epoch(facts.epoch());
+    Lock locked = timed("lock", () -> lockFor(planned, given, packages, fetcher, base));
+    if (o.writeLock() != null) {
+      LockFile.write(locked, o.writeLock());
+    }
+    Plan effective = installedContainerd(planned, locked, packages);
+    Map<String, byte[]> keyFiles = timed("fetch", () -> fetcher.keyFiles(effective, locked));
+    timed("fetch", () -> {
+      fetcher.packages(locked, effective, packages.files(), keyFiles);
+      return null;
+    });
+    List<ImageRecord> images = timed("fetch", () -> fetcher.images(effective, locked));
+    List<Step> steps = steps(effective, locked, images, Fetcher.keyrings(effective, keyFiles), store, epoch, work);
+    StepKey key = layers == null ? null : layers.key(steps, effective.diskBytes(), epoch);
+    return new Prepared(locked, effective, images, steps, epoch, basePackages, key);
   }
 
   /**
@@ -340,8 +415,7 @@ public final class Assembler {
   }
 
   /** The base must be what the recipe says it is: a Debian recipe on an Ubuntu image would build nonsense. */
-  static void checkOs(ImageSession image, Plan plan) {
-    ImageSession.OsInfo os = image.os();
+  static void checkOs(ImageSession.OsInfo os, Plan plan) {
     String want = plan.base().distro();
     String have = os.distro() + "-" + os.major();
     boolean ok = want.equals(have) || want.equals(have + "." + String.format("%02d", os.minor()))
@@ -414,7 +488,7 @@ public final class Assembler {
    * time of its package database), never the clock: the same inputs give the same times in every
    * file the build writes (the containerd store, the SBOMs and provenance, the catalogue manifest).
    */
-  Instant epoch(ImageSession image) throws IOException {
+  Instant epoch(long baseEpoch) {
     String env = environment.get("SOURCE_DATE_EPOCH");
     if (env != null && !env.isBlank()) {
       if (!env.strip().matches("[0-9]{1,12}")) {
@@ -423,9 +497,14 @@ public final class Assembler {
       }
       return Instant.ofEpochSecond(Long.parseLong(env.strip()));
     }
+    return Instant.ofEpochSecond(baseEpoch);
+  }
+
+  /** The base image's own date: the time of its package database. */
+  static long baseEpoch(ImageSession image) throws IOException {
     for (String db : PACKAGE_DATABASES) {
       if (image.exists(db)) {
-        return Instant.ofEpochSecond(image.mtime(db));
+        return image.mtime(db);
       }
     }
     throw new IOException("the base image has no package database to take its date from; set SOURCE_DATE_EPOCH");

@@ -5,6 +5,7 @@ import io.hypervisor.assembler.model.AssemblerException;
 import io.hypervisor.assembler.model.Digest;
 import io.hypervisor.assembler.model.MediaType;
 import io.hypervisor.assembler.oci.Wire;
+import io.hypervisor.assembler.stepcache.StepCache;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -20,7 +21,8 @@ import java.util.stream.Stream;
 /**
  * {@code assemble cache gc}: keeps every blob a lock file under a directory references (image
  * digests with everything reachable from them: index, manifests, configs, layers; package
- * sha256s), and everything used within the last N days; removes the rest.
+ * sha256s), and everything used within the last N days; removes the rest, and prunes the step
+ * cache's layers by the same rules.
  */
 public final class CacheGc {
   private static final Pattern DIGEST = Pattern.compile("sha256:([0-9a-f]{64})");
@@ -88,12 +90,33 @@ public final class CacheGc {
     return keep;
   }
 
-  /** Runs gc; {@code keepDays} null = no age rule. */
-  public static ContentStore.GcResult run(Settings settings, Path locksDir, Integer keepDays) {
+  /** What gc removed and kept: blobs, and layers of the step cache. */
+  public record Result(ContentStore.GcResult blobs, StepCache.GcResult layers) {}
+
+  /**
+   * Runs gc; {@code keepDays} null = no age rule. Layers follow the blobs' rules: kept when a lock
+   * file names their base and every package they hold, or when used within the age; their bases
+   * are kept with them; a layer whose base is gone goes too. All under the store's exclusive lock.
+   */
+  public static Result run(Settings settings, Path locksDir, Integer keepDays) {
     try {
       ContentStore store = ContentStore.open(settings.cacheDir());
-      Set<Digest> keep = closure(named(locksDir), store);
-      return store.gc(keep, keepDays == null ? null : Duration.ofDays(keepDays));
+      StepCache layers = StepCache.open(settings.cacheDir());
+      Set<Digest> named = named(locksDir);
+      Duration age = keepDays == null ? null : Duration.ofDays(keepDays);
+      java.time.Instant cutoff = age == null ? null : java.time.Instant.now().minus(age);
+      java.util.function.Predicate<StepCache.Entry> keepLayer = e -> named.contains(Digest.parse(e.base()))
+          && e.packages().stream().allMatch(p -> named.contains(Digest.ofSha256Hex(p)));
+      return store.exclusive(() -> {
+        Set<Digest> keep = closure(named, store);
+        for (StepCache.Layer l : layers.list()) {
+          if (keepLayer.test(l.entry()) || (cutoff != null && l.lastUsed().isAfter(cutoff))) {
+            keep.add(Digest.parse(l.entry().base()));
+          }
+        }
+        ContentStore.GcResult blobs = store.gcHeld(keep, age);
+        return new Result(blobs, layers.gc(keepLayer, cutoff, store::contains));
+      });
     } catch (IOException e) {
       throw AssemblerException.failed("cache gc of " + settings.cacheDir() + ": " + e.getMessage(),
           "if a build is running, wait for it to end");

@@ -240,6 +240,15 @@ public final class ImageTools {
     }
   }
 
+  /** The step cache's layers, for {@code cache ls}. */
+  public List<io.hypervisor.assembler.stepcache.StepCache.Layer> layers() {
+    try {
+      return io.hypervisor.assembler.stepcache.StepCache.open(settings.cacheDir()).list();
+    } catch (IOException e) {
+      throw failure(e);
+    }
+  }
+
   /** Re-hashes every blob; returns the corrupt ones (already removed). */
   public List<Digest> verifyAll() {
     ContentStore store = store();

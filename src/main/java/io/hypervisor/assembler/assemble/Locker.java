@@ -138,24 +138,49 @@ public final class Locker {
 
   /** The image's package database and installed set. */
   public static ImagePackages imagePackages(ImageSession session, Plan plan) throws IOException {
-    ImageFiles files = new SessionFiles(session);
-    if (plan.base().family().equals("apt")) {
-      byte[] status = files.read("/var/lib/dpkg/status");
-      if (status == null) {
-        throw new IOException("the base image has no /var/lib/dpkg/status; is it really " + plan.base().distro() + "?");
-      }
-      return new ImagePackages(files, PackagesIndex.installed(status, plan.base().arch()), Digest.sha256(status).toString());
-    }
-    String out = session.command(RpmInstalled.command());
-    return new ImagePackages(files, RpmInstalled.parse(out),
-        Digest.sha256(out.getBytes(StandardCharsets.UTF_8)).toString());
+    return imagePackages(new SessionFiles(session), packageDatabase(session, plan), plan);
   }
 
   /**
-   * The image's package configuration copied out of the session (sources, keyrings), so the
-   * appliance can close before the network work starts.
+   * The installed set from the package database's bytes: dpkg's status file, or what
+   * {@code rpm -qa} prints (rpm's databases are read by rpm itself, inside the image).
    */
-  static ImageFiles snapshot(ImageFiles files, Plan plan) throws IOException {
+  static ImagePackages imagePackages(ImageFiles files, byte[] database, Plan plan) throws IOException {
+    List<Candidate> installed = plan.base().family().equals("apt")
+        ? PackagesIndex.installed(database, plan.base().arch())
+        : RpmInstalled.parse(new String(database, StandardCharsets.UTF_8));
+    return new ImagePackages(files, installed, Digest.sha256(database).toString());
+  }
+
+  /** The package database's bytes as {@link #imagePackages(ImageFiles, byte[], Plan)} reads them. */
+  static byte[] packageDatabase(ImageSession session, Plan plan) throws IOException {
+    if (plan.base().family().equals("apt")) {
+      byte[] status = session.read("/var/lib/dpkg/status");
+      if (status == null) {
+        throw new IOException("the base image has no /var/lib/dpkg/status; is it really " + plan.base().distro() + "?");
+      }
+      return status;
+    }
+    return session.command(RpmInstalled.command()).getBytes(StandardCharsets.UTF_8);
+  }
+
+  /** Receives one file of the package configuration walk. */
+  @FunctionalInterface
+  interface FileVisitor {
+    void file(String path, byte[] bytes);
+  }
+
+  /** Receives one directory listing of that walk. */
+  @FunctionalInterface
+  interface DirVisitor {
+    void dir(String path, List<String> names);
+  }
+
+  /**
+   * The image's package configuration (sources, keyrings, repo files, os-release): every file and
+   * listing the resolvers and the fetch read, walked once.
+   */
+  static void walkConfiguration(ImageFiles files, Plan plan, FileVisitor onFile, DirVisitor onDir) throws IOException {
     Map<String, byte[]> copy = new LinkedHashMap<>();
     Map<String, List<String>> dirs = new LinkedHashMap<>();
     List<String> roots = plan.base().family().equals("apt")
@@ -170,6 +195,18 @@ public final class Locker {
         copy.put(f, b);
       }
     }
+    copy.forEach(onFile::file);
+    dirs.forEach(onDir::dir);
+  }
+
+  /**
+   * The image's package configuration copied out of the session (sources, keyrings), so the
+   * appliance can close before the network work starts.
+   */
+  static ImageFiles snapshot(ImageFiles files, Plan plan) throws IOException {
+    Map<String, byte[]> copy = new LinkedHashMap<>();
+    Map<String, List<String>> dirs = new LinkedHashMap<>();
+    walkConfiguration(files, plan, copy::put, dirs::put);
     return new ImageFiles() {
       @Override
       public byte[] read(String path) {

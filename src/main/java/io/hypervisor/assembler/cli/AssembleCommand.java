@@ -50,8 +50,10 @@ final class AssembleCommand implements Callable<Integer> {
   final PrintStream out;
   final PrintStream err;
 
-  @Parameters(index = "0", arity = "0..1", paramLabel = "RECIPE", description = "The recipe (YAML).")
-  Path recipe;
+  @Parameters(index = "0", arity = "0..*", paramLabel = "RECIPE", description = "The recipe (YAML). Several "
+      + "recipes build in one run: one appliance per host core at once (one virtual CPU each under TCG), one "
+      + "content store and step cache, a summary table at the end, the exit code of the worst build.")
+  List<Path> recipes = new ArrayList<>();
 
   @Option(names = "--set", paramLabel = "PATH=VALUE", scope = ScopeType.INHERIT,
       description = "Override a recipe value, e.g. --set kubernetes.version=1.34.3 (repeatable; "
@@ -63,6 +65,12 @@ final class AssembleCommand implements Callable<Integer> {
           + "its tree; the default, as output.reproducible in the recipe), or with --no-reproducible only the same "
           + "tree (its manifest is always written).")
   Boolean reproducible;
+
+  @Option(names = "--step-cache", negatable = true, defaultValue = "true", fallbackValue = "true",
+      description = "Start from the cache's layer when another build already installed the same packages on the "
+          + "same base (the default), and keep the layer of this build; --no-step-cache installs afresh and keeps "
+          + "nothing. Layers live in <cache>/steps; assemble cache ls lists them, assemble cache gc prunes them.")
+  boolean stepCache = true;
 
   @Option(names = "--json", scope = ScopeType.INHERIT,
       description = "Machine-readable output: results as JSON on stdout, events as JSON lines on stderr.")
@@ -139,12 +147,15 @@ final class AssembleCommand implements Callable<Integer> {
 
   @Override
   public Integer call() {
-    if (recipe == null) {
+    if (recipes.isEmpty()) {
       err.println("error: no recipe given");
       err.println("hint: assemble RECIPE, or assemble --help for the verbs");
       return ExitCodes.INPUT;
     }
-    Plan plan = plan(recipe);
+    if (recipes.size() > 1) {
+      return buildAll();
+    }
+    Plan plan = plan(recipes.get(0));
     Path lock = lockFile;
     Settings settings = settings();
     if (bundle != null) {
@@ -164,11 +175,8 @@ final class AssembleCommand implements Callable<Integer> {
       }
       lock = new Bundler(settings, events()).open(bundle, plan, key).lockFile();
     }
-    Attestations attestations = new Attestations(keys());
-    Assembler.Result r = new Assembler(settings, events()).build(plan, new Assembler.Options(lock, writeLock,
-        attestations));
-    ImagePublish.Result published = plan.output().publish() == null ? null
-        : new ImagePublish(settings, events()).publishPlanned(plan, r.image(), attestations, signKey != null);
+    Built b = buildOne(plan, settings, events(), lock, writeLock, new Attestations(keys()));
+    Assembler.Result r = b.result();
     if (json) {
       Tables.json(out, "build", r.checks(), java.util.Map.of("image", r.image().toString(), "manifest",
           r.manifest().toString(), "sha256", r.sha256(), "size", r.size(), "timings", timings(r)));
@@ -177,13 +185,127 @@ final class AssembleCommand implements Callable<Integer> {
       out.println();
       out.println("built " + r.image() + " (" + Console.amount(r.size(), "bytes") + ", sha256 " + r.sha256() + ")");
       out.println("catalogue manifest " + r.manifest());
-      if (published != null) {
-        out.println("published " + published.tagged() + " as " + published.reference());
+      if (b.published() != null) {
+        out.println("published " + b.published().tagged() + " as " + b.published().reference());
       }
       out.println("phases: " + String.join(", ", timings(r).entrySet().stream()
           .map(e -> e.getKey() + " " + e.getValue()).toList()));
     }
     return ExitCodes.OK;
+  }
+
+  /** One build's image and, when the recipe publishes, where it went. */
+  record Built(Assembler.Result result, ImagePublish.Result published) {}
+
+  private Built buildOne(Plan plan, Settings settings, EventSink ev, Path lock, Path writeTo, Attestations attestations) {
+    Assembler.Result r = new Assembler(settings, ev).build(plan, new Assembler.Options(lock, writeTo, attestations,
+        stepCache));
+    ImagePublish.Result published = plan.output().publish() == null ? null
+        : new ImagePublish(settings, ev).publishPlanned(plan, r.image(), attestations, signKey != null);
+    return new Built(r, published);
+  }
+
+  /** One build of several: its recipe, exit code, image (when built), time and error (when not). */
+  record Outcome(String recipe, int code, Built built, java.time.Duration time, String error) {}
+
+  /**
+   * Several recipes in one run: planned first (a recipe error stops all before any work), then
+   * built by a pool with one slot per appliance the host can run at once; every build gets its
+   * own events prefix, failures are reported and the others go on; the summary comes last.
+   */
+  private Integer buildAll() {
+    if (lockFile != null || writeLock != null || bundle != null) {
+      throw AssemblerException.input("--lock, --write-lock and --bundle belong to one recipe, and "
+          + recipes.size() + " recipes were given", "build those recipes one by one, or leave the options out");
+    }
+    List<Plan> plans = recipes.stream().map(this::plan).toList();
+    java.util.Map<String, String> outputs = new java.util.HashMap<>();
+    for (int i = 0; i < plans.size(); i++) {
+      String o = Path.of(plans.get(i).output().path()).toAbsolutePath().normalize().toString();
+      String before = outputs.put(o, recipes.get(i).toString());
+      if (before != null) {
+        throw AssemblerException.input(before + " and " + recipes.get(i) + " both write " + o,
+            "give each recipe its own output.path (or --set output.path=...)");
+      }
+    }
+    EventSink ev = events();
+    Settings base = settings();
+    Assembler.Parallel par = Assembler.parallel(base, ev, plans.size(), guestCpus != null);
+    Settings settings = base.withGuestCpus(par.guestCpus());
+    Attestations attestations = new Attestations(keys());
+    ev.info("building " + plans.size() + " recipes, " + par.slots() + " at once, " + par.guestCpus()
+        + " virtual CPU(s) per appliance");
+    java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(par.slots());
+    List<java.util.concurrent.Future<Outcome>> running = new ArrayList<>();
+    for (Plan plan : plans) {
+      running.add(pool.submit(() -> {
+        long t0 = System.nanoTime();
+        try {
+          Built b = buildOne(plan, settings, ev.prefixed(plan.name()), null, null, attestations);
+          return new Outcome(plan.name(), ExitCodes.OK, b, java.time.Duration.ofNanos(System.nanoTime() - t0), null);
+        } catch (Exception e) {
+          java.io.ByteArrayOutputStream buf = new java.io.ByteArrayOutputStream();
+          int code = Main.report(e, new PrintStream(buf, true, java.nio.charset.StandardCharsets.UTF_8), debug);
+          String text = buf.toString(java.nio.charset.StandardCharsets.UTF_8);
+          synchronized (err) {
+            text.lines().forEach(l -> err.println(plan.name() + ": " + l));
+          }
+          return new Outcome(plan.name(), code, null, java.time.Duration.ofNanos(System.nanoTime() - t0),
+              text.lines().findFirst().orElse("failed").replaceFirst("^error: ", ""));
+        }
+      }));
+    }
+    pool.shutdown();
+    List<Outcome> outcomes = new ArrayList<>();
+    try {
+      for (var f : running) {
+        outcomes.add(f.get());
+      }
+    } catch (InterruptedException e) {
+      pool.shutdownNow();
+      Thread.currentThread().interrupt();
+      return ExitCodes.INTERRUPTED;
+    } catch (java.util.concurrent.ExecutionException e) {
+      throw new IllegalStateException(e.getCause());
+    }
+    int worst = outcomes.stream().mapToInt(Outcome::code).max().orElse(ExitCodes.OK);
+    if (json) {
+      List<java.util.Map<String, Object>> rows = new ArrayList<>();
+      for (Outcome o : outcomes) {
+        java.util.Map<String, Object> row = new java.util.LinkedHashMap<>();
+        row.put("recipe", o.recipe());
+        row.put("exitCode", o.code());
+        row.put("seconds", o.time().toSeconds());
+        if (o.built() != null) {
+          Assembler.Result r = o.built().result();
+          row.put("image", r.image().toString());
+          row.put("manifest", r.manifest().toString());
+          row.put("sha256", r.sha256());
+          row.put("size", r.size());
+          row.put("timings", timings(r));
+        } else {
+          row.put("error", o.error());
+        }
+        rows.add(row);
+      }
+      Tables.json(out, java.util.Map.of("kind", "builds", "exitCode", worst, "builds", rows));
+    } else {
+      int w = outcomes.stream().mapToInt(o -> o.recipe().length()).max().orElse(6);
+      out.printf("%-" + w + "s  %-6s  %8s  %-10s  %s%n", "recipe", "result", "time", "packages", "image / error");
+      for (Outcome o : outcomes) {
+        String packages = "-";
+        String what = o.error();
+        if (o.built() != null) {
+          Assembler.Result r = o.built().result();
+          packages = r.timings().containsKey("packages") ? String.format(java.util.Locale.ROOT, "%.1f s",
+              r.timings().get("packages").toMillis() / 1000.0) : "cached";
+          what = r.image() + " (" + Console.amount(r.size(), "bytes") + ", sha256 " + r.sha256().substring(0, 12) + ")";
+        }
+        out.printf("%-" + w + "s  %-6s  %6d s  %-10s  %s%n", o.recipe(), o.code() == 0 ? "ok" : "exit " + o.code(),
+            o.time().toSeconds(), packages, what);
+      }
+    }
+    return worst;
   }
 
   /** The signing keys given (--sign-key, --provenance-key), read and checked before any work. */

@@ -27,7 +27,8 @@ final class CacheCommand implements Callable<Integer> {
   }
 
   /** {@code cache ls}. */
-  @Command(name = "ls", mixinStandardHelpOptions = true, description = "Lists every blob with its size.",
+  @Command(name = "ls", mixinStandardHelpOptions = true, description = "Lists every blob with its size, then the step cache's layers (key, size, last use, steps, "
+          + "base, packages).",
       footer = {"", "Example:", "  assemble cache ls"})
   static final class Ls implements Callable<Integer> {
     @ParentCommand
@@ -36,9 +37,11 @@ final class CacheCommand implements Callable<Integer> {
     @Override
     public Integer call() {
       AssembleCommand root = cache.root;
-      var blobs = new ImageTools(root.settings(), root.events()).list();
+      ImageTools tools = new ImageTools(root.settings(), root.events());
+      var blobs = tools.list();
+      var layers = tools.layers();
       if (root.json) {
-        Tables.json(root.out, blobs);
+        Tables.json(root.out, java.util.Map.of("blobs", blobs, "layers", layers));
       } else {
         long total = 0;
         for (var b : blobs) {
@@ -46,6 +49,15 @@ final class CacheCommand implements Callable<Integer> {
           total += b.size();
         }
         root.out.println(blobs.size() + " blobs, " + Console.amount(total, "bytes") + " in " + root.settings().cacheDir());
+        long layerBytes = 0;
+        for (var l : layers) {
+          root.out.printf("layer %s  %12d  %s  %s on %s, %d packages%n", l.entry().key(), l.entry().size(),
+              l.lastUsed(), String.join("+", l.entry().steps()), l.entry().base().substring(0, 19),
+              l.entry().packages().size());
+          layerBytes += l.entry().size();
+        }
+        root.out.println(layers.size() + " step-cache layers, " + Console.amount(layerBytes, "bytes") + " in "
+            + root.settings().cacheDir().resolve("steps"));
       }
       return ExitCodes.OK;
     }
@@ -72,7 +84,9 @@ final class CacheCommand implements Callable<Integer> {
   /** {@code cache gc}. */
   @Command(name = "gc", mixinStandardHelpOptions = true,
       description = "Removes blobs no lock file under --locks references (with everything reachable from "
-          + "their images) and not used within --keep-days. Refuses while a build uses the cache.",
+          + "their images) and not used within --keep-days, and step-cache layers by the same rules (kept when a lock "
+          + "names their base and every package in them, or when used within --keep-days). Refuses while a build "
+          + "uses the cache.",
       footer = {"", "Example:", "  assemble cache gc --locks recipes/ --keep-days 14"})
   static final class Gc implements Callable<Integer> {
     @ParentCommand
@@ -92,8 +106,10 @@ final class CacheCommand implements Callable<Integer> {
         return ExitCodes.INPUT;
       }
       var r = CacheGc.run(root.settings(), locks, keepDays);
-      root.out.println("removed " + r.removed().size() + " blobs (" + Console.amount(r.bytesFreed(), "bytes")
-          + "), kept " + r.kept());
+      root.out.println("removed " + r.blobs().removed().size() + " blobs (" + Console.amount(r.blobs().bytesFreed(),
+          "bytes") + "), kept " + r.blobs().kept());
+      root.out.println("removed " + r.layers().removed() + " step-cache layers (" + Console.amount(
+          r.layers().bytesFreed(), "bytes") + "), kept " + r.layers().kept());
       return ExitCodes.OK;
     }
   }

@@ -48,11 +48,19 @@ public final class ContentStore {
     this.root = root;
   }
 
+  /**
+   * One instance per store directory in this JVM: file locks exclude processes, not threads of
+   * one JVM (a second lock on the same file from this JVM throws), so the in-process exclusion
+   * (ingests per digest, the lease count) must be shared by every build of a multi-recipe run.
+   */
+  private static final ConcurrentHashMap<Path, ContentStore> OPEN = new ConcurrentHashMap<>();
+
   /** Opens (creating if needed) a store rooted at {@code root}. */
   public static ContentStore open(Path root) throws IOException {
     Files.createDirectories(root.resolve("blobs/sha256"));
     Files.createDirectories(root.resolve("ingest"));
-    return new ContentStore(root);
+    Path real = root.toRealPath();
+    return OPEN.computeIfAbsent(real, r -> new ContentStore(root));
   }
 
   public Path root() {
@@ -288,11 +296,17 @@ public final class ContentStore {
     }
   }
 
+  /** Work done under the store's exclusive lock. */
+  @FunctionalInterface
+  public interface Exclusive<T> {
+    T run() throws IOException;
+  }
+
   /**
-   * Removes every blob not in {@code keep} and older than {@code keepYoungerThan} (null: no age
-   * rule), plus abandoned partial files. Needs the exclusive lock: fails while a build runs.
+   * Runs {@code body} holding the store's exclusive lock: fails while a build (in this or another
+   * process) holds a lease. gc of the blobs and of whatever lives beside them runs so.
    */
-  public GcResult gc(Set<Digest> keep, Duration keepYoungerThan) throws IOException {
+  public <T> T exclusive(Exclusive<T> body) throws IOException {
     synchronized (leaseMonitor) {
       if (leases > 0) {
         throw new IOException("the content store " + root + " is in use by a running build; run gc when it ends");
@@ -303,29 +317,42 @@ public final class ContentStore {
       if (lock == null) {
         throw new IOException("the content store " + root + " is in use by a running build; run gc when it ends");
       }
-      Instant cutoff = keepYoungerThan == null ? null : Instant.now().minus(keepYoungerThan);
-      List<Digest> removed = new ArrayList<>();
-      long freed = 0;
-      int kept = 0;
-      for (BlobInfo b : list()) {
-        if (keep.contains(b.digest()) || (cutoff != null && b.modified().isAfter(cutoff))) {
-          kept++;
-          continue;
-        }
-        Files.deleteIfExists(path(b.digest()));
-        removed.add(b.digest());
-        freed += b.size();
-      }
-      try (Stream<Path> partials = Files.list(root.resolve("ingest"))) {
-        for (Path p : partials.toList()) {
-          if (cutoff == null || Files.getLastModifiedTime(p).toInstant().isBefore(cutoff)) {
-            freed += Files.size(p);
-            Files.deleteIfExists(p);
-          }
-        }
-      }
-      return new GcResult(removed, freed, kept);
+      return body.run();
     }
+  }
+
+  /**
+   * Removes every blob not in {@code keep} and older than {@code keepYoungerThan} (null: no age
+   * rule), plus abandoned partial files. Needs the exclusive lock: fails while a build runs.
+   */
+  public GcResult gc(Set<Digest> keep, Duration keepYoungerThan) throws IOException {
+    return exclusive(() -> gcHeld(keep, keepYoungerThan));
+  }
+
+  /** {@link #gc} for a caller already inside {@link #exclusive}. */
+  public GcResult gcHeld(Set<Digest> keep, Duration keepYoungerThan) throws IOException {
+    Instant cutoff = keepYoungerThan == null ? null : Instant.now().minus(keepYoungerThan);
+    List<Digest> removed = new ArrayList<>();
+    long freed = 0;
+    int kept = 0;
+    for (BlobInfo b : list()) {
+      if (keep.contains(b.digest()) || (cutoff != null && b.modified().isAfter(cutoff))) {
+        kept++;
+        continue;
+      }
+      Files.deleteIfExists(path(b.digest()));
+      removed.add(b.digest());
+      freed += b.size();
+    }
+    try (Stream<Path> partials = Files.list(root.resolve("ingest"))) {
+      for (Path p : partials.toList()) {
+        if (cutoff == null || Files.getLastModifiedTime(p).toInstant().isBefore(cutoff)) {
+          freed += Files.size(p);
+          Files.deleteIfExists(p);
+        }
+      }
+    }
+    return new GcResult(removed, freed, kept);
   }
 
   /**

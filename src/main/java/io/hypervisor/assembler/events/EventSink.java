@@ -26,6 +26,24 @@ public interface EventSink {
     emit(new Event.Progress(task, done, total, unit));
   }
 
+  /** The same sink with every step, log line and progress task named after {@code who} (one build of several). */
+  default EventSink prefixed(String who) {
+    EventSink inner = this;
+    return e -> {
+      if (e instanceof Event.StepStarted s) {
+        inner.emit(new Event.StepStarted(who + ": " + s.step(), s.detail()));
+      } else if (e instanceof Event.StepFinished f) {
+        inner.emit(new Event.StepFinished(who + ": " + f.step(), f.duration(), f.ok(), f.detail()));
+      } else if (e instanceof Event.Progress p) {
+        inner.emit(new Event.Progress(who + ": " + p.task(), p.done(), p.total(), p.unit()));
+      } else if (e instanceof Event.Log l) {
+        inner.emit(new Event.Log(l.level(), who + ": " + l.message()));
+      } else {
+        inner.emit(e);
+      }
+    };
+  }
+
   /** Starts a timed step; close the returned handle to emit its finish event. */
   default Step step(String name, String detail) {
     return new Step(this, name, detail);

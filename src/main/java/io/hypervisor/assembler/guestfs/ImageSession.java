@@ -123,6 +123,20 @@ public interface ImageSession extends AutoCloseable {
    */
   default void environment(Map<String, String> env) {}
 
+  /** Work done on a quiesced disk. */
+  @FunctionalInterface
+  interface Quiesced {
+    void run() throws IOException;
+  }
+
+  /**
+   * Unmounts every file system and flushes the disk through to its file on the host, runs
+   * {@code action} (which may copy that file: it is consistent now), then mounts them again.
+   */
+  default void quiesced(Quiesced action) throws IOException {
+    throw new IOException("this image cannot be quiesced");
+  }
+
   @Override
   void close() throws IOException;
 }

@@ -30,6 +30,13 @@ public final class RepositoriesStep implements Step {
     return "repositories";
   }
 
+  /** Each file by path, mode and the sha256 of its bytes. */
+  @Override
+  public java.util.List<String> inputs() {
+    return options.files().stream().map(f -> "file " + f.path() + " " + Integer.toOctalString(f.mode()) + " "
+        + io.hypervisor.assembler.model.Digest.sha256(f.content())).toList();
+  }
+
   @Override
   public String apply(ImageSession image, EventSink events) throws IOException {
     ImageFile.writeAll(image, options.files());

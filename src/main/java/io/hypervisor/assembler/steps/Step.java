@@ -11,4 +11,12 @@ public interface Step {
 
   /** Applies the change; returns a one-line summary for the step's finish event. */
   String apply(ImageSession image, EventSink events) throws IOException;
+
+  /**
+   * What the step's result depends on besides the disk it starts from, one line per input (the
+   * step cache's key); null when the step cannot be cached (its result depends on more).
+   */
+  default java.util.List<String> inputs() {
+    return null;
+  }
 }

@@ -63,6 +63,53 @@ class CliTest {
     assertTrue(r.err().contains("the base image " + tmp.resolve("no.qcow2") + " does not exist"), r.err());
   }
 
+  private static Path recipe(Path dir, String name, String base, Path out) throws IOException {
+    Path recipe = dir.resolve(name + ".yaml");
+    Files.writeString(recipe, "apiVersion: assemble.hypervisor.io/v1\nkind: NodeImage\nname: " + name + "\n"
+        + "base: " + base + "\nkubernetes: {version: 1.34.2, role: worker}\n"
+        + "output: {path: " + out + "}\n");
+    return recipe;
+  }
+
+  @Test
+  void severalRecipesBuildSideBySideAndTheWorstExitCodeWins() throws IOException {
+    Path missing = recipe(dir, "missing-base", "{path: " + dir.resolve("no.qcow2") + ", os: debian-12}",
+        dir.resolve("a.qcow2"));
+    Path unreachable = recipe(dir, "unreachable-base", "{url: 'http://127.0.0.1:1/base.qcow2', sha256: "
+        + "0".repeat(64) + ", os: debian-12}", dir.resolve("b.qcow2"));
+    Run r = run("--cache", dir.resolve("cache").toString(), "--accel", "tcg", "--json", missing.toString(),
+        unreachable.toString());
+    assertEquals(2, r.code(), r.err());
+    JsonNode n = new ObjectMapper().readTree(r.out());
+    assertEquals("builds", n.get("kind").asText());
+    assertEquals(2, n.get("exitCode").asInt());
+    assertEquals("missing-base", n.get("builds").get(0).get("recipe").asText(), r.out());
+    assertEquals(2, n.get("builds").get(0).get("exitCode").asInt(), r.out());
+    assertEquals(1, n.get("builds").get(1).get("exitCode").asInt(), "a fetch failure does not stop the other: "
+        + r.out());
+    assertTrue(r.err().contains("missing-base: error: the base image " + dir.resolve("no.qcow2") + " does not exist"),
+        r.err());
+    assertTrue(r.err().lines().anyMatch(l -> l.startsWith("unreachable-base: error: ")), r.err());
+
+    Path missing2 = recipe(dir, "missing-too", "{path: " + dir.resolve("no2.qcow2") + ", os: debian-12}",
+        dir.resolve("c.qcow2"));
+    Run table = run("--cache", dir.resolve("cache").toString(), "--accel", "tcg", missing.toString(),
+        missing2.toString());
+    assertEquals(2, table.code());
+    assertTrue(table.out().startsWith("recipe "), table.out());
+    assertTrue(table.out().lines().anyMatch(l -> l.startsWith("missing-base ") && l.contains("exit 2")), table.out());
+    assertTrue(table.out().lines().anyMatch(l -> l.startsWith("missing-too ") && l.contains("exit 2")), table.out());
+
+    Run locked = run("--accel", "tcg", missing.toString(), unreachable.toString(), "--lock", "x.lock.json");
+    assertEquals(2, locked.code());
+    assertTrue(locked.err().contains("belong to one recipe"), locked.err());
+    Path same = recipe(dir, "same-output", "{path: " + dir.resolve("no.qcow2") + ", os: debian-12}",
+        dir.resolve("a.qcow2"));
+    Run clash = run("--accel", "tcg", missing.toString(), same.toString());
+    assertEquals(2, clash.code());
+    assertTrue(clash.err().contains("both write " + dir.resolve("a.qcow2")), clash.err());
+  }
+
   @Test
   void planJsonIsMachineReadable() throws IOException {
     Run r = run("plan", "--json", "recipes/recipe-1.36-combined.yaml");

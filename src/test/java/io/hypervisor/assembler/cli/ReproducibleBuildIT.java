@@ -25,7 +25,8 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * Reproducible builds, proven on the worker every reference recipe resembles: the suite's build
  * and a rebuild in another process (another time zone, umask 077, other working and work
- * directories, a fresh content store filled only from a bundle, minutes later) give the same
+ * directories, a fresh content store filled only from a bundle, minutes later, starting from
+ * the step cache's layer the first build kept after its packages) give the same
  * qcow2 bytes (sha256sum), the same catalogue manifest, SBOMs, tree manifest and provenance
  * statement (its signature is fresh each time, as ECDSA and OpenPGP signatures are). {@code
  * assemble diff} finds the two trees the same, names the one file a changed manifest line
@@ -50,6 +51,11 @@ class ReproducibleBuildIT {
     Rebuilt second = SuiteImages.rebuild(SuiteImage.WORKER);
     assertEquals(0, second.run().code(), second.run().out() + second.run().err());
     assertTrue(second.run().err().contains("following the lock"), second.run().err());
+    // The first build kept its packages step as a layer; the rebuild started from it (a copy of
+    // the first build's step cache beside a content store filled from the bundle).
+    CliTest.Run ls = CliTest.run("--cache", first.cache().toString(), "cache", "ls");
+    assertTrue(ls.out().contains("repositories+packages on sha256:"), ls.out());
+    assertTrue(second.run().err().contains("from the step cache"), second.run().err());
 
     JsonNode m = JSON.readTree(first.manifest().toFile());
     assertEquals("bytes", m.get("reproducible").get("identity").asText(), m.toString());

@@ -117,6 +117,11 @@ public final class SuiteImages {
     }
     Path out = Files.createDirectories(dir.resolve("out"));
     Path lock = dir.resolve("rebuild.lock.json");
+    // The first build's step cache, copied as a build host would keep it: the rebuild starts from
+    // the layer its packages step left (everything else still comes from the bundle), so equal
+    // bytes prove that a build from a cached layer gives the cold build's image.
+    Path freshCache = Files.createDirectories(dir.resolve("fresh-cache"));
+    Tools.run(List.of("cp", "-a", b.cache().resolve("steps").toString(), freshCache.toString()), dir, 600).ok();
     List<String> cmd = new ArrayList<>(List.of("unshare", "-m", "--propagation", "private", "sh", "-c",
         "mount --bind \"$1\" \"$2\" && shift 2 && umask 077 && exec \"$@\"", "sh", out.toString(),
         b.image().getParent().toString(),
@@ -241,7 +246,9 @@ public final class SuiteImages {
             }
           });
         }
-        deleteTree(r);
+        if (System.getenv("ASSEMBLE_KEEP_SUITE") == null) { // set it to look at what a failed run left
+          deleteTree(r);
+        }
       }));
     }
     return root;

@@ -1,0 +1,94 @@
+package io.hypervisor.assembler.assemble;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.hypervisor.assembler.guestfs.ImageSession;
+import io.hypervisor.assembler.model.Digest;
+import io.hypervisor.assembler.pkgrepo.ImageFiles;
+import io.hypervisor.assembler.pkgrepo.apt.PackagesIndex;
+import io.hypervisor.assembler.pkgrepo.rpm.RpmInstalled;
+import io.hypervisor.assembler.plan.Plan;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.util.Base64;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * What a build reads from its base before it changes anything: the identity as inspected, the
+ * base's own date (its package database's time), the package database, the package configuration
+ * the resolvers and the fetch read (the same snapshot {@code assemble plan --lock} resolves
+ * against), and the sha256 of every partition but the root's. All of it is a function of the base
+ * image's bytes, so it is kept in the step cache by the base's digest: a build that finds it, and
+ * a cached layer, launches its one appliance on that layer and never on the base.
+ *
+ * @param files the package configuration's files (base64), as {@link Locker#snapshot} copies them
+ * @param dirs the directory listings of that walk
+ */
+record BaseFacts(int version, ImageSession.OsInfo os, long epoch, Map<String, String> outsideRoot,
+    String packageDatabase, Map<String, String> files, Map<String, List<String>> dirs) {
+  /** Bump when what is recorded changes: older records are then read again from the base. */
+  static final int VERSION = 1;
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  BaseFacts {
+    outsideRoot = Map.copyOf(outsideRoot);
+    files = Map.copyOf(files);
+    dirs = Map.copyOf(dirs);
+  }
+
+  /** Reads the facts from the open base (before any step has run). */
+  static BaseFacts read(ImageSession image, Plan plan, long epoch, Map<String, String> outsideRoot) throws IOException {
+    Map<String, String> files = new LinkedHashMap<>();
+    Map<String, List<String>> dirs = new LinkedHashMap<>();
+    Locker.walkConfiguration(new SessionFiles(image), plan, (path, bytes) -> files.put(path,
+        Base64.getEncoder().encodeToString(bytes)), dirs::put);
+    byte[] db = Locker.packageDatabase(image, plan);
+    return new BaseFacts(VERSION, image.os(), epoch, outsideRoot, Base64.getEncoder().encodeToString(db), files, dirs);
+  }
+
+  /** The package configuration as the resolvers read it (a file not recorded does not exist). */
+  ImageFiles configuration() {
+    return new ImageFiles() {
+      @Override
+      public byte[] read(String path) {
+        String b = files.get(path);
+        return b == null ? null : Base64.getDecoder().decode(b);
+      }
+
+      @Override
+      public List<String> list(String dir) {
+        return dirs.getOrDefault(dir, List.of());
+      }
+    };
+  }
+
+  /** The installed packages, parsed as {@link Locker#imagePackages} parses them from the image. */
+  Locker.ImagePackages packages(Plan plan) throws IOException {
+    byte[] db = Base64.getDecoder().decode(packageDatabase);
+    return Locker.imagePackages(configuration(), db, plan);
+  }
+
+  byte[] json() throws IOException {
+    return JSON.writeValueAsBytes(this);
+  }
+
+  /** The recorded facts, or null when they are from another version or unreadable (read from the base again). */
+  static BaseFacts parse(byte[] json) {
+    try {
+      BaseFacts f = JSON.readValue(json, BaseFacts.class);
+      return f.version() == VERSION ? f : null;
+    } catch (IOException | RuntimeException e) {
+      return null;
+    }
+  }
+
+  /** For messages: which base these are. */
+  static String name(Digest base) {
+    return base.encoded().substring(0, 12);
+  }
+
+  static byte[] utf8(String s) {
+    return s.getBytes(StandardCharsets.UTF_8);
+  }
+}

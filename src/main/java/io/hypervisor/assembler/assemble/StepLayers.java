@@ -1,0 +1,135 @@
+package io.hypervisor.assembler.assemble;
+
+import io.hypervisor.assembler.events.EventSink;
+import io.hypervisor.assembler.guestfs.ImageSession;
+import io.hypervisor.assembler.model.Digest;
+import io.hypervisor.assembler.stepcache.StepCache;
+import io.hypervisor.assembler.stepcache.StepKey;
+import io.hypervisor.assembler.steps.Step;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * One build's use of the step cache: the base's recorded facts, the key of the plan's leading
+ * cacheable steps (repositories and packages: what every role of one patch shares), the layer to
+ * start from, and after those steps on a miss a snapshot of the work disk made into a layer.
+ */
+final class StepLayers {
+  /** The base as a layer's backing: its digest, format and the path a layer names it by. */
+  record BaseRef(Digest digest, String format, String backing) {}
+
+  private final StepCache cache;
+  private final BaseRef base;
+  private final EventSink events;
+
+  private StepLayers(StepCache cache, BaseRef base, EventSink events) {
+    this.cache = cache;
+    this.base = base;
+    this.events = events;
+  }
+
+  /**
+   * The step cache of {@code cacheDir} for this base. A base in the content store is named
+   * relative to the layer (the cache directory may move); a base elsewhere by its absolute path,
+   * which is then part of the key (its digest is taken now, so a changed file never matches).
+   */
+  static StepLayers open(Path cacheDir, Path basePath, Digest baseDigest, String baseFormat, EventSink events)
+      throws IOException {
+    Path root = cacheDir.toAbsolutePath().normalize();
+    Path file = basePath.toAbsolutePath().normalize();
+    StepCache cache = StepCache.open(root);
+    Digest digest = baseDigest;
+    if (digest == null) {
+      try (InputStream in = Files.newInputStream(file)) {
+        digest = Digest.of("sha256", in);
+      }
+    }
+    String backing = file.startsWith(root)
+        ? cache.root().resolve("layers").resolve("key").relativize(file).toString()
+        : file.toString();
+    return new StepLayers(cache, new BaseRef(digest, baseFormat, backing), events);
+  }
+
+  /** The leading steps that can be cached (each states its inputs); none unless they install packages. */
+  static List<Step> cacheable(List<Step> steps) {
+    List<Step> prefix = new ArrayList<>();
+    for (Step s : steps) {
+      if (s.inputs() == null) {
+        break;
+      }
+      prefix.add(s);
+    }
+    return prefix.stream().anyMatch(s -> s.name().equals("packages")) ? prefix : List.of();
+  }
+
+  /** The key of those steps on this base, disk size and epoch (null when no step can be cached). */
+  StepKey key(List<Step> steps, long diskBytes, Instant epoch) {
+    List<Step> cached = cacheable(steps);
+    if (cached.isEmpty()) {
+      return null;
+    }
+    StepKey.Builder b = new StepKey.Builder()
+        .add("assemble", CatalogueManifest.VERSION, "step-cache", StepCache.FORMAT)
+        .add("base", base.digest(), base.format(), base.backing())
+        .add("disk", diskBytes)
+        .add("environment", "SOURCE_DATE_EPOCH=" + epoch.getEpochSecond(), "TZ=UTC", "LC_ALL=C");
+    for (Step s : cached) {
+      b.add("step", s.name());
+      b.addAll(s.inputs().stream().map(l -> "  " + l).toList());
+    }
+    return b.build();
+  }
+
+  /** The recorded facts of the base, or null (never recorded, or recorded by another version). */
+  BaseFacts facts() throws IOException {
+    return cache.facts(base.digest()).map(BaseFacts::parse).orElse(null);
+  }
+
+  void putFacts(BaseFacts facts) throws IOException {
+    cache.putFacts(base.digest(), facts.json());
+  }
+
+  /** The checked layer of this key, if the cache has one. */
+  Optional<StepCache.Layer> find(StepKey key) throws IOException {
+    return cache.find(key.digest(), events::warn);
+  }
+
+  /**
+   * The work disk as the cached steps left it, made a layer: file systems unmounted and flushed,
+   * the overlay copied, pointed at the base by the cache's own name for it, checked, hashed and
+   * published by one rename. A failure costs this build nothing but the layer (said, not fatal).
+   */
+  void snapshot(ImageSession image, Path disk, StepKey key, List<String> packages, List<Step> steps) throws IOException {
+    try (EventSink.Step s = events.step("step cache", "keeping the disk after " + names(steps))) {
+      StepCache.Layer[] made = new StepCache.Layer[1];
+      image.quiesced(() -> {
+        try (StepCache.Staging staging = cache.stage()) {
+          Files.copy(disk, staging.file());
+          QemuImg.rebaseUnsafe(staging.file(), base.backing(), base.format());
+          QemuImg.check(staging.file());
+          String sha256;
+          try (InputStream in = Files.newInputStream(staging.file())) {
+            sha256 = Digest.of("sha256", in).encoded();
+          }
+          made[0] = staging.publish(new StepCache.Entry(key.digest().toString(), key.text(), base.digest().toString(),
+              base.format(), base.backing(), packages, names(steps),
+              Files.size(staging.file()), sha256));
+        } catch (IOException e) {
+          events.warn("the step cache could not keep this layer (" + e.getMessage() + "); the build goes on");
+        }
+      });
+      s.ok(made[0] == null ? "not kept" : "layer " + key.digest().encoded().substring(0, 12) + ", "
+          + (made[0].entry().size() >> 20) + " MiB");
+    }
+  }
+
+  static List<String> names(List<Step> steps) {
+    return steps.stream().map(Step::name).toList();
+  }
+}

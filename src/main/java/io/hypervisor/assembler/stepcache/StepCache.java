@@ -1,0 +1,307 @@
+package io.hypervisor.assembler.stepcache;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import io.hypervisor.assembler.model.Digest;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.DirectoryNotEmptyException;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.FileTime;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Optional;
+import java.util.UUID;
+import java.util.function.Consumer;
+import java.util.function.Predicate;
+import java.util.stream.Stream;
+
+/**
+ * Layers on disk: {@code <cache>/steps/layers/<key>/} holds {@code layer.qcow2} (backed by the
+ * base's blob through a relative path, so the cache directory can move) and {@code entry.json};
+ * {@code steps/bases/<digest>.json} the facts read from a base; {@code steps/tmp/} what is being
+ * written. An entry is staged whole in {@code tmp} and appears by one rename, so a reader sees a
+ * complete layer or none, whatever was killed when; two builds staging the same key both finish
+ * and the second rename loses harmlessly. Removal renames into {@code tmp} first for the same
+ * reason. gc runs under the content store's exclusive lock, so no build uses a layer it removes.
+ */
+public final class StepCache {
+  /** Bump when the cached steps change what they write: old layers then stop matching. */
+  public static final int FORMAT = 1;
+
+  /**
+   * What a layer is: its key (digest and text), base (digest, format, and the path the layer names
+   * it by, relative to the layer's directory when the base is a blob), the package files it holds,
+   * the steps, its size and sha256.
+   */
+  public record Entry(String key, String keyText, String base, String baseFormat, String backing,
+      List<String> packages, List<String> steps, long size, String sha256) {
+    public Entry {
+      packages = List.copyOf(packages);
+      steps = List.copyOf(steps);
+    }
+  }
+
+  /** A layer found in the cache: its file, entry and when it was last used (or made). */
+  public record Layer(Path file, Entry entry, Instant lastUsed) {}
+
+  /** What gc did. */
+  public record GcResult(int removed, long bytesFreed, int kept) {}
+
+  private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+  static final String LAYER = "layer.qcow2";
+  static final String ENTRY = "entry.json";
+
+  private final Path root;
+
+  private StepCache(Path root) {
+    this.root = root;
+  }
+
+  /** The step cache inside a content store's directory (created on first use). */
+  public static StepCache open(Path cacheDir) throws IOException {
+    Path root = cacheDir.resolve("steps");
+    for (String d : List.of("layers", "bases", "tmp")) {
+      Files.createDirectories(root.resolve(d));
+    }
+    return new StepCache(root);
+  }
+
+  public Path root() {
+    return root;
+  }
+
+  private Path dir(Digest key) {
+    return root.resolve("layers").resolve(key.encoded());
+  }
+
+  /**
+   * The layer of this key, checked first: a layer whose bytes no longer hash to its entry's
+   * sha256 (or whose entry cannot be read) is removed and reported through {@code warn}, and the
+   * build goes on without it. A layer found is marked used now (gc's age rule).
+   */
+  public Optional<Layer> find(Digest key, Consumer<String> warn) throws IOException {
+    Path dir = dir(key);
+    if (!Files.isDirectory(dir)) {
+      return Optional.empty();
+    }
+    Entry entry;
+    try {
+      entry = JSON.readValue(Files.readAllBytes(dir.resolve(ENTRY)), Entry.class);
+    } catch (NoSuchFileException e) {
+      return Optional.empty(); // removed by another process just now
+    } catch (IOException e) {
+      warn.accept("the cached layer " + key.encoded().substring(0, 12) + " has an unreadable entry (" + e.getMessage()
+          + "); removed, the steps run again");
+      remove(dir);
+      return Optional.empty();
+    }
+    Path file = dir.resolve(LAYER);
+    String actual;
+    try (InputStream in = Files.newInputStream(file)) {
+      actual = Digest.of("sha256", in).encoded();
+    } catch (NoSuchFileException e) {
+      actual = "missing";
+    }
+    if (!actual.equals(entry.sha256()) || !entry.key().equals(key.toString())) {
+      warn.accept("the cached layer " + key.encoded().substring(0, 12) + " is corrupt (its sha256 is " + actual
+          + ", its entry says " + entry.sha256() + "); removed, the steps run again");
+      remove(dir);
+      return Optional.empty();
+    }
+    Instant now = Instant.now();
+    try {
+      Files.setLastModifiedTime(dir.resolve(ENTRY), FileTime.from(now));
+    } catch (NoSuchFileException e) {
+      return Optional.empty();
+    }
+    return Optional.of(new Layer(file, entry, now));
+  }
+
+  /** A new layer being written: {@link #file()} is where it goes; nothing is visible before {@link #publish}. */
+  public final class Staging implements AutoCloseable {
+    private final Path dir;
+    private boolean published;
+
+    private Staging(Path dir) {
+      this.dir = dir;
+    }
+
+    /** Where the layer's qcow2 goes (its directory is as deep in the cache as the final one). */
+    public Path file() {
+      return dir.resolve(LAYER);
+    }
+
+    /**
+     * Makes the staged layer the key's entry by one rename. When another build published the same
+     * key first, its layer stays and this one is dropped (same inputs, same content).
+     */
+    public Layer publish(Entry entry) throws IOException {
+      Files.write(dir.resolve(ENTRY), JSON.writeValueAsBytes(entry));
+      Path target = dir(Digest.parse(entry.key()));
+      try {
+        Files.move(dir, target, StandardCopyOption.ATOMIC_MOVE);
+        published = true;
+        return new Layer(target.resolve(LAYER), entry, Instant.now());
+      } catch (AtomicMoveNotSupportedException e) {
+        throw new IOException("the step cache " + root + " cannot rename within itself: " + e.getMessage(), e);
+      } catch (FileAlreadyExistsException | DirectoryNotEmptyException e) {
+        return new Layer(target.resolve(LAYER), entry, Instant.now()); // close() drops ours
+      } catch (java.nio.file.FileSystemException e) {
+        // rename(2) onto a non-empty directory fails with ENOTEMPTY, which the JDK reports as a
+        // plain FileSystemException: another build published this key first.
+        if (Files.isDirectory(target)) {
+          return new Layer(target.resolve(LAYER), entry, Instant.now());
+        }
+        throw e;
+      }
+    }
+
+    @Override
+    public void close() throws IOException {
+      if (!published) {
+        deleteTree(dir);
+      }
+    }
+  }
+
+  /** Starts a new layer in {@code tmp}. */
+  public Staging stage() throws IOException {
+    Path dir = root.resolve("tmp").resolve(UUID.randomUUID().toString());
+    Files.createDirectories(dir);
+    return new Staging(dir);
+  }
+
+  /** Every layer, newest use first (entries that cannot be read are skipped). */
+  public List<Layer> list() throws IOException {
+    List<Layer> out = new ArrayList<>();
+    try (Stream<Path> s = Files.list(root.resolve("layers"))) {
+      for (Path dir : s.toList()) {
+        try {
+          Entry e = JSON.readValue(Files.readAllBytes(dir.resolve(ENTRY)), Entry.class);
+          out.add(new Layer(dir.resolve(LAYER), e, Files.getLastModifiedTime(dir.resolve(ENTRY)).toInstant()));
+        } catch (IOException e) {
+          // half-removed or foreign: gc removes it
+        }
+      }
+    }
+    out.sort(Comparator.comparing(Layer::lastUsed).reversed());
+    return out;
+  }
+
+  /** The recorded facts of a base, if a build recorded them. */
+  public Optional<byte[]> facts(Digest base) throws IOException {
+    try {
+      return Optional.of(Files.readAllBytes(root.resolve("bases").resolve(base.encoded() + ".json")));
+    } catch (NoSuchFileException e) {
+      return Optional.empty();
+    }
+  }
+
+  /** Records a base's facts (written whole, then renamed). */
+  public void putFacts(Digest base, byte[] json) throws IOException {
+    Path tmp = root.resolve("tmp").resolve(UUID.randomUUID() + ".json");
+    Files.write(tmp, json);
+    Files.move(tmp, root.resolve("bases").resolve(base.encoded() + ".json"), StandardCopyOption.ATOMIC_MOVE,
+        StandardCopyOption.REPLACE_EXISTING);
+  }
+
+  /** Whether a layer's base file is still there (a blob removed by gc, a moved file: the layer is useless). */
+  public boolean baseExists(Layer layer) {
+    return Files.isRegularFile(layer.file().getParent().resolve(layer.entry().backing()));
+  }
+
+  /**
+   * Removes every layer that {@code keep} does not keep and that was not used after {@code cutoff}
+   * (null: no age rule), every layer whose base file is gone, unreadable entries, base facts that
+   * no layer and no blob ({@code blobExists}) needs any more, and everything left in {@code tmp}.
+   * The caller holds the content store's exclusive lock: no build is running, so nothing in
+   * {@code tmp} is still being written and no layer is in use.
+   */
+  public GcResult gc(Predicate<Entry> keep, Instant cutoff, Predicate<Digest> blobExists) throws IOException {
+    int removed = 0;
+    int kept = 0;
+    long freed = 0;
+    java.util.Set<String> bases = new java.util.HashSet<>();
+    try (Stream<Path> s = Files.list(root.resolve("layers"))) {
+      for (Path dir : s.toList()) {
+        Layer layer = null;
+        try {
+          Entry e = JSON.readValue(Files.readAllBytes(dir.resolve(ENTRY)), Entry.class);
+          layer = new Layer(dir.resolve(LAYER), e, Files.getLastModifiedTime(dir.resolve(ENTRY)).toInstant());
+        } catch (IOException | RuntimeException unreadable) {
+          // removed below
+        }
+        boolean keepIt = layer != null && baseExists(layer)
+            && (keep.test(layer.entry()) || (cutoff != null && layer.lastUsed().isAfter(cutoff)));
+        if (keepIt) {
+          kept++;
+          bases.add(Digest.parse(layer.entry().base()).encoded());
+        } else {
+          freed += size(dir);
+          remove(dir);
+          removed++;
+        }
+      }
+    }
+    try (Stream<Path> s = Files.list(root.resolve("bases"))) {
+      for (Path f : s.toList()) {
+        String name = f.getFileName().toString();
+        boolean needed = name.matches("[0-9a-f]{64}\\.json") && (bases.contains(name.substring(0, 64))
+            || blobExists.test(Digest.ofSha256Hex(name.substring(0, 64))));
+        if (!needed) {
+          freed += Files.size(f);
+          Files.deleteIfExists(f);
+        }
+      }
+    }
+    try (Stream<Path> s = Files.list(root.resolve("tmp"))) {
+      for (Path p : s.toList()) {
+        freed += size(p);
+        deleteTree(p);
+      }
+    }
+    return new GcResult(removed, freed, kept);
+  }
+
+  private void remove(Path dir) throws IOException {
+    Path gone = root.resolve("tmp").resolve(UUID.randomUUID() + "-removed");
+    try {
+      Files.move(dir, gone, StandardCopyOption.ATOMIC_MOVE);
+    } catch (NoSuchFileException e) {
+      return; // another process removed it first
+    }
+    deleteTree(gone);
+  }
+
+  private static long size(Path p) throws IOException {
+    if (!Files.exists(p)) {
+      return 0;
+    }
+    try (Stream<Path> s = Files.walk(p)) {
+      long total = 0;
+      for (Path f : s.filter(Files::isRegularFile).toList()) {
+        total += Files.size(f);
+      }
+      return total;
+    }
+  }
+
+  static void deleteTree(Path p) throws IOException {
+    if (!Files.exists(p)) {
+      return;
+    }
+    try (Stream<Path> s = Files.walk(p)) {
+      for (Path f : s.sorted(Comparator.reverseOrder()).toList()) {
+        Files.deleteIfExists(f);
+      }
+    }
+  }
+}

@@ -1,0 +1,158 @@
+package io.hypervisor.assembler.stepcache;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.hypervisor.assembler.model.Digest;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.FileTime;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.CyclicBarrier;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The cache's own rules on files (the qcow2 side is StepLayersTest's): reuse, mismatch, corruption, races, gc. */
+class StepCacheTest {
+  @TempDir
+  Path tmp;
+
+  private static final StepKey KEY = StepKey.of(List.of("base sha256:aa qcow2 /b", "step packages", "  package a 1"));
+
+  private StepCache.Layer put(StepCache cache, StepKey key, byte[] bytes, String backing) throws Exception {
+    try (StepCache.Staging s = cache.stage()) {
+      Files.write(s.file(), bytes);
+      return s.publish(new StepCache.Entry(key.digest().toString(), key.text(), Digest.sha256(new byte[] {1}).toString(),
+          "qcow2", backing, List.of("ab".repeat(32)), List.of("repositories", "packages"), bytes.length,
+          Digest.sha256(bytes).encoded()));
+    }
+  }
+
+  @Test
+  void aPublishedLayerIsFoundByItsKeyAndAnotherKeyMisses() throws Exception {
+    StepCache cache = StepCache.open(tmp);
+    Files.write(tmp.resolve("base"), new byte[] {1});
+    put(cache, KEY, "layer".getBytes(), "../../../base");
+    Optional<StepCache.Layer> found = cache.find(KEY.digest(), w -> { throw new AssertionError(w); });
+    assertTrue(found.isPresent());
+    assertArrayEquals("layer".getBytes(), Files.readAllBytes(found.get().file()));
+    assertEquals(KEY.text(), found.get().entry().keyText());
+    assertTrue(cache.baseExists(found.get()), "the backing path is resolved from the layer's directory");
+    StepKey other = StepKey.of(List.of("base sha256:aa qcow2 /b", "step packages", "  package a 2"));
+    assertNotEquals(KEY.digest(), other.digest(), "one changed input, another key");
+    assertTrue(cache.find(other.digest(), w -> { }).isEmpty());
+    assertEquals(1, cache.list().size());
+    try (var s = Files.list(tmp.resolve("steps/tmp"))) {
+      assertEquals(0, s.count(), "nothing is left in tmp after a publish");
+    }
+  }
+
+  @Test
+  void aCorruptLayerIsRemovedAndReported() throws Exception {
+    StepCache cache = StepCache.open(tmp);
+    StepCache.Layer l = put(cache, KEY, "layer bytes".getBytes(), "x");
+    byte[] b = Files.readAllBytes(l.file());
+    b[3] ^= 1;
+    Files.write(l.file(), b);
+    List<String> warnings = new ArrayList<>();
+    assertTrue(cache.find(KEY.digest(), warnings::add).isEmpty());
+    assertEquals(1, warnings.size());
+    assertTrue(warnings.get(0).contains("corrupt"), warnings.toString());
+    assertFalse(Files.exists(l.file().getParent()), "the entry is gone: the next build makes it again");
+    // an entry that cannot be read at all goes the same way
+    StepCache.Layer again = put(cache, KEY, "layer bytes".getBytes(), "x");
+    Files.writeString(again.file().resolveSibling("entry.json"), "{not json");
+    assertTrue(cache.find(KEY.digest(), warnings::add).isEmpty());
+    assertTrue(warnings.get(1).contains("unreadable"), warnings.toString());
+  }
+
+  @Test
+  void twoBuildsPublishingOneKeyAtOnceLeaveOneWholeEntry() throws Exception {
+    StepCache cache = StepCache.open(tmp);
+    int n = 4;
+    CyclicBarrier barrier = new CyclicBarrier(n);
+    ExecutorService pool = Executors.newFixedThreadPool(n);
+    try {
+      List<Future<StepCache.Layer>> results = new ArrayList<>();
+      for (int i = 0; i < n; i++) {
+        results.add(pool.submit(() -> {
+          try (StepCache.Staging s = cache.stage()) {
+            Files.write(s.file(), "same content".getBytes());
+            barrier.await();
+            return s.publish(new StepCache.Entry(KEY.digest().toString(), KEY.text(), "sha256:" + "0".repeat(64),
+                "qcow2", "x", List.of(), List.of("packages"), 12, Digest.sha256("same content".getBytes()).encoded()));
+          }
+        }));
+      }
+      for (Future<StepCache.Layer> f : results) {
+        assertEquals(Path.of(tmp.resolve("steps/layers").toString(), KEY.digest().encoded(), "layer.qcow2"),
+            f.get().file());
+      }
+    } finally {
+      pool.shutdownNow();
+    }
+    assertTrue(cache.find(KEY.digest(), w -> { throw new AssertionError(w); }).isPresent());
+    try (var s = Files.list(tmp.resolve("steps/tmp"))) {
+      assertEquals(0, s.count(), "the losers removed their staging directories");
+    }
+  }
+
+  @Test
+  void aBuildKilledWhileStagingLeavesNothingVisibleAndGcClearsIt() throws Exception {
+    StepCache cache = StepCache.open(tmp);
+    StepCache.Staging killed = cache.stage(); // never published nor closed: as after kill -9
+    Files.write(killed.file(), "half a layer".getBytes());
+    assertTrue(cache.find(KEY.digest(), w -> { }).isEmpty());
+    assertTrue(cache.list().isEmpty());
+    StepCache.GcResult r = cache.gc(e -> true, null, d -> true);
+    assertEquals(0, r.removed());
+    try (var s = Files.list(tmp.resolve("steps/tmp"))) {
+      assertEquals(0, s.count());
+    }
+  }
+
+  @Test
+  void gcKeepsWhatTheRulesKeepAndWhatWasUsedRecently() throws Exception {
+    StepCache cache = StepCache.open(tmp);
+    Files.write(tmp.resolve("base"), new byte[] {1});
+    StepKey old = StepKey.of(List.of("old"));
+    StepKey recent = StepKey.of(List.of("recent"));
+    StepKey named = StepKey.of(List.of("named"));
+    StepKey orphan = StepKey.of(List.of("orphan"));
+    for (StepKey k : List.of(old, recent, named)) {
+      put(cache, k, k.text().getBytes(), "../../../base");
+    }
+    put(cache, orphan, "o".getBytes(), "../../../no-such-base");
+    Path oldEntry = tmp.resolve("steps/layers").resolve(old.digest().encoded()).resolve("entry.json");
+    Files.setLastModifiedTime(oldEntry, FileTime.from(Instant.now().minus(Duration.ofDays(30))));
+    Files.setLastModifiedTime(tmp.resolve("steps/layers").resolve(named.digest().encoded()).resolve("entry.json"),
+        FileTime.from(Instant.now().minus(Duration.ofDays(30))));
+    cache.putFacts(Digest.sha256(new byte[] {1}), "{}".getBytes());
+    cache.putFacts(Digest.sha256(new byte[] {2}), "{}".getBytes());
+    StepCache.GcResult r = cache.gc(e -> e.key().equals(named.digest().toString()),
+        Instant.now().minus(Duration.ofDays(7)), d -> false);
+    assertEquals(2, r.removed(), "the old unnamed layer and the one whose base is gone");
+    assertEquals(2, r.kept());
+    assertTrue(cache.find(recent.digest(), w -> { }).isPresent());
+    assertTrue(cache.find(named.digest(), w -> { }).isPresent());
+    assertTrue(cache.find(old.digest(), w -> { }).isEmpty());
+    assertTrue(cache.facts(Digest.sha256(new byte[] {1})).isPresent(), "facts of a kept layer's base stay");
+    assertTrue(cache.facts(Digest.sha256(new byte[] {2})).isEmpty(), "facts nothing needs go");
+  }
+
+  @Test
+  void keyLinesCannotBeForgedWithLineBreaks() {
+    org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+        () -> StepKey.of(List.of("file /etc/x 644 sha\nstep packages")));
+  }
+}
