@@ -48,8 +48,13 @@ class HostProbeIT {
     assertTrue(second.checks().stream().anyMatch(c -> c.detail().contains("remembered")));
   }
 
+  /**
+   * The probe's own qemu processes: its launches are the only ones on a scratch drive (the suite's
+   * builds and boots run beside this test with their own qemu, which come and go meanwhile).
+   */
   static long qemuProcesses() {
-    return ProcessHandle.allProcesses().filter(p -> p.info().command().orElse("").contains("qemu-system")).count();
+    return ProcessHandle.allProcesses().filter(p -> p.info().command().orElse("").contains("qemu-system")
+        && String.join(" ", p.info().arguments().orElse(new String[0])).contains("scratch")).count();
   }
 
   @Test
