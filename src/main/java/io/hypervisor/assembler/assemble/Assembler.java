@@ -122,7 +122,7 @@ public final class Assembler {
     Accelerator accel = Locker.accelerator(settings, events);
     int cpus = cpusGiven ? settings.guestCpus() : accel == Accelerator.TCG ? 1 : settings.guestCpus();
     int slots = Math.max(1, Math.min(builds, accel == Accelerator.TCG ? cores : cores / cpus));
-    return new Parallel(slots, builds == 1 && !cpusGiven ? settings.guestCpus() : cpus);
+    return new Parallel(slots, cpus);
   }
 
   /** A phase's body. */

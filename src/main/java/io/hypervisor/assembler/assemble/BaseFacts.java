@@ -2,13 +2,11 @@ package io.hypervisor.assembler.assemble;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.hypervisor.assembler.guestfs.ImageSession;
-import io.hypervisor.assembler.model.Digest;
 import io.hypervisor.assembler.pkgrepo.ImageFiles;
 import io.hypervisor.assembler.pkgrepo.apt.PackagesIndex;
 import io.hypervisor.assembler.pkgrepo.rpm.RpmInstalled;
 import io.hypervisor.assembler.plan.Plan;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.util.Base64;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -81,14 +79,5 @@ record BaseFacts(int version, ImageSession.OsInfo os, long epoch, Map<String, St
     } catch (IOException | RuntimeException e) {
       return null;
     }
-  }
-
-  /** For messages: which base these are. */
-  static String name(Digest base) {
-    return base.encoded().substring(0, 12);
-  }
-
-  static byte[] utf8(String s) {
-    return s.getBytes(StandardCharsets.UTF_8);
   }
 }
