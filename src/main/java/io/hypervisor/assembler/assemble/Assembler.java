@@ -228,6 +228,7 @@ public final class Assembler {
     });
     Accelerator accel = Locker.accelerator(settings, events);
     Reproduction reproduction = null;
+    List<Check> checks = null;
     try (GuestfsSession image = timed("launch", () -> GuestfsSession.open(GuestfsSession.Options.build(disk, accel,
         settings.launchTimeout(), work, p -> Posix.mkfifo(p, 0600)).withCpus(settings.guestCpus()), events))) {
       if (facts == null) {
@@ -245,6 +246,12 @@ public final class Assembler {
       Map<String, String> untouched = p.plan().output().reproducible() ? facts.outsideRoot() : Map.of();
       List<Step> cached = p.key() == null ? List.of() : StepLayers.cacheable(p.steps());
       for (Step step : p.steps()) {
+        if (step instanceof TreeStep) {
+          // The checklist reads the finished file systems in this appliance, before the tree is
+          // read from them: a second appliance on the written file would boot again only to read
+          // the same files (the output is compared with this disk after the convert instead).
+          checks = timed("verify", () -> verify(image, p.plan(), p.lock()));
+        }
         if (step instanceof FinishStep) {
           // The tree is read; before the file systems close, decide whether the disk can be the same bytes.
           reproduction = reproduction(p.plan(), image, p.steps(), untouched);
@@ -274,13 +281,13 @@ public final class Assembler {
         return null;
       });
     }
-    if (reproduction == null) {
+    if (reproduction == null || checks == null) {
       throw new IOException("the plan has no tree step before finish; its manifest cannot be written");
     }
     Prepared p = prepared;
     try (RootTree tree = reproduction.tree()) {
       Result r = output(p.plan(), p.lock(), disk, output, partial, new Made(p.images(), p.basePackages(), p.epoch(),
-          base, o.attestor(), reproduction), work);
+          base, o.attestor(), reproduction), work, checks);
       return new Result(r.image(), r.manifest(), r.sha256(), r.size(), r.checks(), new LinkedHashMap<>(timings));
     }
   }
@@ -553,12 +560,31 @@ public final class Assembler {
   }
 
   /**
-   * qemu-img convert of the work disk into a temporary file beside the output, qemu-img check,
-   * verify (a fresh read-only appliance on the very file), sha256, the manifest, and only then
-   * the rename: a failed verify leaves the previous output in place.
+   * The static verify on the build's own appliance, once every step that changes files has run:
+   * a failure stops the build before anything is written, so the previous output stays.
    */
-  private Result output(Plan plan, Lock lock, Path disk, Path output, Path partial, Made made, Path work)
-      throws IOException {
+  private List<Check> verify(ImageSession image, Plan plan, Lock lock) {
+    try (EventSink.Step s = events.step("verify", "the finished file systems")) {
+      List<Check> all = new Verifier(image, plan, lock).run(events);
+      List<Check> failed = all.stream().filter(c -> c.status() == Check.Status.FAIL).toList();
+      if (!failed.isEmpty()) {
+        throw AssemblerException.failed("the image failed verification: " + String.join("; ",
+            failed.stream().map(c -> c.name() + ": " + c.detail()).toList()),
+            "the previous output is untouched; assemble verify IMAGE shows the full table for an image");
+      }
+      s.ok(all.size() + " checks passed");
+      return all;
+    }
+  }
+
+  /**
+   * qemu-img convert of the work disk (or of its rebuild) into a temporary file beside the output,
+   * qemu-img check, qemu-img compare with the disk it came from (the file reads as the disk the
+   * verify checked, or as its rebuild from the tree read right after), sha256, the manifest, and
+   * only then the rename: a failure leaves the previous output in place.
+   */
+  private Result output(Plan plan, Lock lock, Path disk, Path output, Path partial, Made made, Path work,
+      List<Check> checks) throws IOException {
     Path source = made.reproduction().bytes() ? timed("rebuild", () -> rebuild(disk, made, work)) : disk;
     timed("convert", () -> {
       try (EventSink.Step s = events.step("convert", plan.output().compression() + " qcow2")) {
@@ -569,18 +595,13 @@ public final class Assembler {
       }
       return null;
     });
-    List<Check> checks = timed("verify", () -> {
-      try (EventSink.Step s = events.step("verify", output.getFileName().toString())) {
-        List<Check> all = new ImageCheck(settings, events).verify(partial, plan, lock);
-        List<Check> failed = all.stream().filter(c -> c.status() == Check.Status.FAIL).toList();
-        if (!failed.isEmpty()) {
-          throw AssemblerException.failed("the image failed verification: " + String.join("; ",
-              failed.stream().map(c -> c.name() + ": " + c.detail()).toList()),
-              "the previous output is untouched; assemble verify shows the full table");
-        }
-        s.ok(all.size() + " checks passed");
-        return all;
+    timed("compare", () -> {
+      try (EventSink.Step s = events.step("compare", output.getFileName() + " with the "
+          + (made.reproduction().bytes() ? "rebuilt" : "work") + " disk")) {
+        QemuImg.compare(source, partial);
+        s.ok("the same content");
       }
+      return null;
     });
     return timed("manifest", () -> manifest(plan, lock, output, partial, checks, made));
   }

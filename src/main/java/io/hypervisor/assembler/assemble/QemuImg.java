@@ -54,6 +54,24 @@ final class QemuImg {
     run(List.of("qemu-img", "rebase", "-u", "-F", backingFormat, "-b", backing, image.toString()), 60);
   }
 
+  /**
+   * Fails unless both disks read the same, sector for sector, as a guest would see them (an
+   * unallocated sector counts as zeros: sparseness is not content).
+   */
+  static void compare(Path source, Path written) throws IOException {
+    List<String> cmd = new ArrayList<>(List.of("qemu-img", "compare"));
+    if (source.getFileName().toString().endsWith(".raw")) {
+      cmd.addAll(List.of("-f", "raw"));
+    }
+    cmd.addAll(List.of("-F", "qcow2", source.toString(), written.toString()));
+    try {
+      run(cmd, 3600);
+    } catch (IOException e) {
+      throw new IOException("the written image " + written.getFileName() + " does not read as the disk it was "
+          + "converted from (" + source.getFileName() + "): " + e.getMessage(), e);
+    }
+  }
+
   static void check(Path image) throws IOException {
     run(List.of("qemu-img", "check", "-q", image.toString()), 600);
   }
