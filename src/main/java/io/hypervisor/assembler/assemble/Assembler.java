@@ -229,67 +229,106 @@ public final class Assembler {
     Accelerator accel = Locker.accelerator(settings, events);
     Reproduction reproduction = null;
     List<Check> checks = null;
-    try (GuestfsSession image = timed("launch", () -> GuestfsSession.open(GuestfsSession.Options.build(disk, accel,
-        settings.launchTimeout(), work, p -> Posix.mkfifo(p, 0600)).withCpus(settings.guestCpus()), events))) {
-      if (facts == null) {
-        checkOs(image.os(), planned);
-        boolean partitions = layers != null || planned.output().reproducible();
-        facts = BaseFacts.read(image, planned, baseEpoch(image), partitions ? outsideRoot(image) : Map.of());
-        if (layers != null) {
-          layers.putFacts(facts);
-        }
-        prepared = prepare(planned, given, o, facts, fetcher, base, store, work, layers);
-      }
-      Prepared p = prepared;
-      image.environment(Map.of("SOURCE_DATE_EPOCH", Long.toString(p.epoch().getEpochSecond()), "TZ", "UTC",
-          "LC_ALL", "C"));
-      Map<String, String> untouched = p.plan().output().reproducible() ? facts.outsideRoot() : Map.of();
-      List<Step> cached = p.key() == null ? List.of() : StepLayers.cacheable(p.steps());
-      for (Step step : p.steps()) {
-        if (step instanceof TreeStep) {
-          // The checklist reads the finished file systems in this appliance, before the tree is
-          // read from them: a second appliance on the written file would boot again only to read
-          // the same files (the output is compared with this disk after the convert instead).
-          checks = timed("verify", () -> verify(image, p.plan(), p.lock()));
-        }
-        if (step instanceof FinishStep) {
-          // The tree is read; before the file systems close, decide whether the disk can be the same bytes.
-          reproduction = reproduction(p.plan(), image, p.steps(), untouched);
-        }
-        if (layer != null && cached.contains(step)) {
-          try (EventSink.Step s = events.step(step.name(), null)) {
-            s.ok("from the step cache (layer " + layer.entry().key().substring(7, 19) + ")");
+    TreeStep.Earlier earlier = null;
+    try {
+      try (GuestfsSession image = timed("launch", () -> GuestfsSession.open(GuestfsSession.Options.build(disk, accel,
+          settings.launchTimeout(), work, p -> Posix.mkfifo(p, 0600)).withCpus(settings.guestCpus()), events))) {
+        if (facts == null) {
+          checkOs(image.os(), planned);
+          boolean partitions = layers != null || planned.output().reproducible();
+          facts = BaseFacts.read(image, planned, baseEpoch(image), partitions ? outsideRoot(image) : Map.of());
+          if (layers != null) {
+            layers.putFacts(facts);
           }
-          continue;
+          prepared = prepare(planned, given, o, facts, fetcher, base, store, work, layers);
         }
-        timed(step.name(), () -> {
-          try (EventSink.Step s = events.step(step.name(), null)) {
-            s.ok(step.apply(image, events));
+        Prepared p = prepared;
+        image.environment(Map.of("SOURCE_DATE_EPOCH", Long.toString(p.epoch().getEpochSecond()), "TZ", "UTC",
+            "LC_ALL", "C"));
+        Map<String, String> untouched = p.plan().output().reproducible() ? facts.outsideRoot() : Map.of();
+        List<Step> cached = p.key() == null ? List.of() : StepLayers.cacheable(p.steps());
+        for (Step step : p.steps()) {
+          if (step instanceof TreeStep) {
+            // The checklist reads the finished file systems in this appliance, before the tree is
+            // read from them: a second appliance on the written file would boot again only to read
+            // the same files (the output is compared with this disk after the convert instead).
+            checks = timed("verify", () -> verify(image, p.plan(), p.lock()));
           }
+          if (step instanceof FinishStep) {
+            // The tree is read; before the file systems close, decide whether the disk can be the same bytes.
+            reproduction = reproduction(p.plan(), image, p.steps(), untouched);
+          }
+          if (layer != null && cached.contains(step)) {
+            try (EventSink.Step s = events.step(step.name(), null)) {
+              s.ok("from the step cache (layer " + layer.entry().key().substring(7, 19) + ")");
+            }
+          } else {
+            timed(step.name(), () -> {
+              try (EventSink.Step s = events.step(step.name(), null)) {
+                s.ok(step.apply(image, events));
+              }
+              return null;
+            });
+            if (layer == null && !cached.isEmpty() && step == cached.get(cached.size() - 1)) {
+              timed("step cache", () -> {
+                layers.snapshot(image, disk, p.key(), p.lock().packages().stream().map(Lock.Package::sha256).toList(),
+                    cached);
+                return null;
+              });
+            }
+          }
+          if (!cached.isEmpty() && step == cached.get(cached.size() - 1)) {
+            earlier = startingPoint(image, layers, layer, p.steps());
+          }
+          if (step instanceof TreeStep t && p.key() != null && !t.partialRead() && t.changed() != null) {
+            timed("step cache", () -> {
+              layers.saveTree(p.key(), t.tree(), t.changed());
+              return null;
+            });
+          }
+        }
+        timed("finish", () -> {
+          image.close(); // unmount and shut down now: close errors mean the disk may be incomplete
           return null;
         });
-        if (layer == null && !cached.isEmpty() && step == cached.get(cached.size() - 1)) {
-          timed("step cache", () -> {
-            layers.snapshot(image, disk, p.key(), p.lock().packages().stream().map(Lock.Package::sha256).toList(),
-                cached);
-            return null;
-          });
-        }
       }
-      timed("finish", () -> {
-        image.close(); // unmount and shut down now: close errors mean the disk may be incomplete
-        return null;
-      });
+      if (reproduction == null || checks == null) {
+        throw new IOException("the plan has no tree step before finish; its manifest cannot be written");
+      }
+      Prepared p = prepared;
+      try (RootTree tree = reproduction.tree()) {
+        Result r = output(p.plan(), p.lock(), disk, output, partial, new Made(p.images(), p.basePackages(), p.epoch(),
+            base, o.attestor(), reproduction), work, checks);
+        return new Result(r.image(), r.manifest(), r.sha256(), r.size(), r.checks(), new LinkedHashMap<>(timings));
+      }
+    } finally {
+      if (earlier != null) {
+        earlier.tree().close(); // the tree above read from it until the output was written
+      }
     }
-    if (reproduction == null || checks == null) {
-      throw new IOException("the plan has no tree step before finish; its manifest cannot be written");
+  }
+
+  /**
+   * Right after the cached steps (run, or taken from the layer): the guest's clock, from which
+   * the tree step tells the paths this build changed, and the tree saved with the layer, from
+   * which it takes the others. Without a clock the tree step reads everything, as before.
+   */
+  private TreeStep.Earlier startingPoint(ImageSession image, StepLayers layers, StepCache.Layer layer, List<Step> steps)
+      throws IOException {
+    TreeStep tree = steps.stream().filter(TreeStep.class::isInstance).map(TreeStep.class::cast).findFirst().orElse(null);
+    if (tree == null) {
+      return null;
     }
-    Prepared p = prepared;
-    try (RootTree tree = reproduction.tree()) {
-      Result r = output(p.plan(), p.lock(), disk, output, partial, new Made(p.images(), p.basePackages(), p.epoch(),
-          base, o.attestor(), reproduction), work, checks);
-      return new Result(r.image(), r.manifest(), r.sha256(), r.size(), r.checks(), new LinkedHashMap<>(timings));
+    long since;
+    try {
+      since = TreeStep.guestClock(image);
+    } catch (IOException e) {
+      events.debug("no clock in the image (" + e.getMessage() + "): the tree step reads the whole root");
+      return null;
     }
+    TreeStep.Earlier earlier = layer == null ? null : timed("step cache", () -> layers.tree(layer));
+    tree.since(since, earlier);
+    return earlier;
   }
 
   /**

@@ -6,6 +6,8 @@ import io.hypervisor.assembler.model.Digest;
 import io.hypervisor.assembler.stepcache.StepCache;
 import io.hypervisor.assembler.stepcache.StepKey;
 import io.hypervisor.assembler.steps.Step;
+import io.hypervisor.assembler.steps.TreeStep;
+import io.hypervisor.assembler.tree.RootTree;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
@@ -14,6 +16,7 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.Set;
 
 /**
  * One build's use of the step cache: the base's recorded facts, the key of the plan's leading
@@ -126,6 +129,43 @@ final class StepLayers {
       });
       s.ok(made[0] == null ? "not kept" : "layer " + key.digest().encoded().substring(0, 12) + ", "
           + (made[0].entry().size() >> 20) + " MiB");
+    }
+  }
+
+  /**
+   * The tree saved beside the layer, read and checked (index and contents against their
+   * sha256), or null: none saved, or a damaged one, which is removed with a warning.
+   */
+  TreeStep.Earlier tree(StepCache.Layer layer) throws IOException {
+    Optional<Path> dir = cache.tree(layer);
+    if (dir.isEmpty()) {
+      return null;
+    }
+    try {
+      RootTree.Saved saved = RootTree.load(dir.get());
+      return new TreeStep.Earlier(saved.tree(), saved.extra());
+    } catch (IOException | RuntimeException e) {
+      events.warn("the tree saved with the cached layer " + layer.entry().key().substring(7, 19) + " is unusable ("
+          + e.getMessage() + "); removed, the whole root file system is read");
+      cache.removeTree(layer);
+      return null;
+    }
+  }
+
+  /**
+   * Saves the tree a build read from a disk that started at the layer of {@code key}, with the
+   * paths it changed after that start (a later build from the layer reads those again). A
+   * failure costs the next build a full read, nothing more (said, not fatal).
+   */
+  void saveTree(StepKey key, RootTree tree, Set<String> changedSinceLayer) {
+    try (EventSink.Step s = events.step("step cache", "keeping the tree of the layer's files")) {
+      try {
+        cache.putTree(key.digest(), dir -> tree.save(dir, changedSinceLayer));
+        s.ok(tree.entries().size() + " paths, " + changedSinceLayer.size() + " changed after the layer");
+      } catch (IOException e) {
+        events.warn("the step cache could not keep the tree (" + e.getMessage() + "); the build goes on");
+        s.ok("not kept");
+      }
     }
   }
 

@@ -533,7 +533,54 @@ public final class GuestfsSession implements ImageSession {
    * file system alone.
    */
   @Override
-  public void tarOutRoot(TarSink sink) throws IOException {
+  public void tarOutRoot(List<String> patterns, TarSink sink) throws IOException {
+    Map<String, Object> opts = new java.util.HashMap<>(Map.of("numericowner", Boolean.TRUE, "xattrs", Boolean.TRUE,
+        "selinux", Boolean.TRUE, "acls", Boolean.TRUE));
+    if (!patterns.isEmpty()) {
+      opts.put("excludes", patterns.toArray(String[]::new));
+    }
+    rootAlone("copying the root file system out of the image", fifo -> g.tar_out("/", fifo, opts), sink);
+  }
+
+  @Override
+  public List<String> listRoot() throws IOException {
+    List<String> out = new ArrayList<>();
+    rootAlone("listing the root file system", fifo -> g.find0("/", fifo), in -> {
+      java.io.ByteArrayOutputStream name = new java.io.ByteArrayOutputStream();
+      for (int b = in.read(); b >= 0; b = in.read()) {
+        if (b == 0) {
+          String n = strip(name.toString(java.nio.charset.StandardCharsets.UTF_8));
+          if (!n.isEmpty() && !n.equals(".")) {
+            out.add(n);
+          }
+          name.reset();
+        } else {
+          name.write(b);
+        }
+      }
+      if (name.size() > 0) {
+        out.add(strip(name.toString(java.nio.charset.StandardCharsets.UTF_8)));
+      }
+    });
+    return out;
+  }
+
+  private static String strip(String p) {
+    return p.startsWith("./") ? p.substring(2) : p.startsWith("/") ? p.substring(1) : p;
+  }
+
+  /** A libguestfs call that writes to a local file (here a FIFO the sink reads as it is written). */
+  @FunctionalInterface
+  private interface ToFile {
+    void call(String file) throws LibGuestFSException;
+  }
+
+  /**
+   * Runs {@code call} with every file system but the root's unmounted (so the root is seen alone,
+   * its mount points as it holds them), streaming its output through a FIFO into {@code sink},
+   * and mounts them again.
+   */
+  private void rootAlone(String what, ToFile call, TarSink sink) throws IOException {
     if (options.fifos() == null || options.workDir() == null) {
       throw new IOException("this session was opened without a FIFO maker; tar streams need one");
     }
@@ -574,8 +621,7 @@ public final class GuestfsSession implements ImageSession {
       reader.setDaemon(true);
       reader.start();
       try {
-        g.tar_out("/", fifo.toString(), Map.of("numericowner", Boolean.TRUE, "xattrs", Boolean.TRUE,
-            "selinux", Boolean.TRUE, "acls", Boolean.TRUE));
+        call.call(fifo.toString());
       } catch (LibGuestFSException e) {
         if (!opened.get()) { // unblock a reader still waiting for a writer
           try (var unblock = java.nio.file.Files.newOutputStream(fifo)) {
@@ -584,7 +630,7 @@ public final class GuestfsSession implements ImageSession {
             // the reader is gone already
           }
         }
-        throw new IOException("copying the root file system out of the image: " + e.getMessage(), e);
+        throw new IOException(what + ": " + e.getMessage(), e);
       } finally {
         try {
           reader.join(600_000);
@@ -597,7 +643,7 @@ public final class GuestfsSession implements ImageSession {
         throw io;
       }
       if (r != null) {
-        throw new IOException("reading the root file system's tar: " + r, r);
+        throw new IOException(what + ": " + r, r);
       }
     } finally {
       java.nio.file.Files.deleteIfExists(fifo);

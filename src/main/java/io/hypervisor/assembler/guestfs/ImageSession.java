@@ -96,7 +96,21 @@ public interface ImageSession extends AutoCloseable {
    * labels, ACLs; other file systems unmounted meanwhile, so their mount points appear as the
    * root file system holds them) to {@code sink}.
    */
-  void tarOutRoot(TarSink sink) throws IOException;
+  default void tarOutRoot(TarSink sink) throws IOException {
+    tarOutRoot(List.of(), sink);
+  }
+
+  /**
+   * The same, leaving out what GNU tar's exclusion {@code patterns} match ({@code ./path}, a
+   * directory with everything below it).
+   */
+  void tarOutRoot(List<String> patterns, TarSink sink) throws IOException;
+
+  /**
+   * Every path of the root file system alone (other file systems unmounted meanwhile), relative
+   * to it without "./", the root itself left out, in the order find(1) walks them.
+   */
+  List<String> listRoot() throws IOException;
 
   /** A partition: its device, number, byte range on the disk and file system type ("" when none). */
   record Partition(String device, int number, long start, long size, String fsType) {}

@@ -58,6 +58,7 @@ public final class StepCache {
   private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
   static final String LAYER = "layer.qcow2";
   static final String ENTRY = "entry.json";
+  static final String TREE = "tree";
 
   private final Path root;
 
@@ -177,6 +178,56 @@ public final class StepCache {
     Path dir = root.resolve("tmp").resolve(UUID.randomUUID().toString());
     Files.createDirectories(dir);
     return new Staging(dir);
+  }
+
+  /** The directory of the tree saved beside a layer (its files as a build read them), if one was saved. */
+  public Optional<Path> tree(Layer layer) {
+    Path d = layer.file().getParent().resolve(TREE);
+    return Files.isDirectory(d) ? Optional.of(d) : Optional.empty();
+  }
+
+  /** What writes a tree's files into a directory. */
+  @FunctionalInterface
+  public interface TreeWriter {
+    void write(Path dir) throws IOException;
+  }
+
+  /**
+   * Saves a tree beside the layer of {@code key}: {@code writer} fills a directory in {@code tmp},
+   * which then appears by one rename. A tree already there stays (the same layer read the same
+   * way), and a layer removed meanwhile takes nothing.
+   */
+  public void putTree(Digest key, TreeWriter writer) throws IOException {
+    Path target = dir(key).resolve(TREE);
+    if (!Files.isDirectory(dir(key)) || Files.exists(target)) {
+      return;
+    }
+    Path stage = root.resolve("tmp").resolve(UUID.randomUUID() + "-tree");
+    Files.createDirectories(stage);
+    try {
+      writer.write(stage);
+      Files.move(stage, target, StandardCopyOption.ATOMIC_MOVE);
+    } catch (FileAlreadyExistsException | DirectoryNotEmptyException | NoSuchFileException e) {
+      // another build saved it first, or the layer is gone
+    } catch (java.nio.file.FileSystemException e) {
+      if (!Files.isDirectory(target)) { // ENOTEMPTY arrives as a plain FileSystemException
+        throw e;
+      }
+    } finally {
+      deleteTree(stage);
+    }
+  }
+
+  /** Removes a layer's saved tree (unreadable or corrupt: the next build reads the files again). */
+  public void removeTree(Layer layer) throws IOException {
+    Path d = layer.file().getParent().resolve(TREE);
+    Path gone = root.resolve("tmp").resolve(UUID.randomUUID() + "-removed");
+    try {
+      Files.move(d, gone, StandardCopyOption.ATOMIC_MOVE);
+    } catch (NoSuchFileException e) {
+      return;
+    }
+    deleteTree(gone);
   }
 
   /** Every layer, newest use first (entries that cannot be read are skipped). */

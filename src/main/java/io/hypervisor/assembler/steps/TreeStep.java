@@ -2,23 +2,39 @@ package io.hypervisor.assembler.steps;
 
 import io.hypervisor.assembler.events.EventSink;
 import io.hypervisor.assembler.guestfs.ImageSession;
+import io.hypervisor.assembler.tree.PartialRead;
 import io.hypervisor.assembler.tree.RootTree;
 import java.io.IOException;
 import java.nio.file.Path;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
 
 /**
  * The last look at the root tree before the image is closed: every time the build left after the
  * epoch set back to it (in place, so an image that is not rebuilt still matches its manifest),
  * then the root file system copied out as one tar stream into a canonical {@link RootTree} (file
  * contents spooled to the work directory): the tree manifest and, for a byte-identical disk, the
- * input of the file system's rebuild.
+ * input of the file system's rebuild. When the disk started from a cached layer whose tree was
+ * read before, only the paths changed since (by their ctime) are copied out and the rest comes
+ * from that tree; any doubt about the merge reads everything.
  */
 public final class TreeStep implements Step {
   /** The build's epoch (seconds) and the directory for the spooled contents. */
   public record Options(long epoch, Path work) {}
 
+  /**
+   * An earlier read of the files the disk started from: the tree, and the paths it holds that
+   * changed after the disk's starting point (so they must be read again).
+   */
+  public record Earlier(RootTree tree, Set<String> stale) {}
+
   private final Options options;
   private RootTree tree;
+  private Long since;
+  private Earlier earlier;
+  private Set<String> changed;
+  private int read = -1;
 
   public TreeStep(Options options) {
     this.options = options;
@@ -29,23 +45,108 @@ public final class TreeStep implements Step {
     return "tree";
   }
 
+  /**
+   * The disk's starting point, in the guest's clock (seconds): paths with a newer ctime are the
+   * ones this build changed ({@link #changed()}); with {@code earlier} (may be null) only those
+   * are read out.
+   */
+  public void since(long guestSeconds, Earlier earlier) {
+    this.since = guestSeconds;
+    this.earlier = earlier;
+  }
+
   /** The shell that sets every later time back to the epoch, on the root file system only. */
   public String clampScript() {
     long e = options.epoch();
     return "find / -xdev -newermt @" + e + " -exec touch -h -d @" + e + " {} +\n";
   }
 
+  /** The guest's clock now, in seconds, one second early (so nothing changed later is missed). */
+  public static long guestClock(ImageSession image) throws IOException {
+    String out = image.command(List.of("date", "+%s")).trim();
+    try {
+      return Long.parseLong(out) - 1;
+    } catch (NumberFormatException e) {
+      throw new IOException("date +%s in the image answered \"" + out + "\"");
+    }
+  }
+
   @Override
   public String apply(ImageSession image, EventSink events) throws IOException {
+    if (since != null) {
+      try { // before the clamp, whose touch changes ctimes itself
+        changed = changedSince(image, since);
+      } catch (IOException e) {
+        events.debug("the paths changed since the layer could not be listed: " + e.getMessage());
+      }
+    }
     image.run("setting file times after the epoch back to it", clampScript());
     Path spool = options.work().resolve("root-tree.spool");
-    image.tarOutRoot(in -> tree = RootTree.read(in, spool, options.epoch()));
-    return tree.entries().size() + " paths, " + (tree.contentBytes() >> 20) + " MiB, tree digest "
+    if (earlier != null && changed != null) {
+      try {
+        tree = partial(image, spool);
+      } catch (IOException e) {
+        events.warn("the step cache's tree of the layer was not used (" + e.getMessage()
+            + "); reading the whole root file system");
+      }
+    }
+    if (tree == null) {
+      image.tarOutRoot(in -> tree = RootTree.read(in, spool, options.epoch()));
+    }
+    return tree.entries().size() + " paths" + (read >= 0 ? " (" + read + " read, the rest from the layer's tree)" : "")
+        + ", " + (tree.contentBytes() >> 20) + " MiB, tree digest "
         + RootTree.digest(tree.manifest()).encoded().substring(0, 12);
+  }
+
+  private RootTree partial(ImageSession image, Path spool) throws IOException {
+    List<String> listing = image.listRoot();
+    RootTree cached = earlier.tree();
+    PartialRead.Selection sel = PartialRead.select(listing, changed, cached.paths(), earlier.stale());
+    RootTree[] fresh = new RootTree[1];
+    image.tarOutRoot(sel.excludes(), in -> fresh[0] = RootTree.read(in, spool, options.epoch()));
+    try {
+      Set<String> got = fresh[0].paths();
+      for (String p : sel.read()) {
+        if (!got.contains(p)) {
+          throw new IOException("the partial read lacks " + p);
+        }
+      }
+      Set<String> expected = new HashSet<>(listing);
+      expected.add(".");
+      RootTree merged = RootTree.merge(cached, p -> !changed.contains(p) && !earlier.stale().contains(p), fresh[0],
+          expected);
+      read = got.size();
+      return merged;
+    } catch (IOException | RuntimeException e) {
+      fresh[0].close();
+      throw e;
+    }
+  }
+
+  /** Paths of the root file system whose ctime is after {@code since} (relative, no "./"). */
+  static Set<String> changedSince(ImageSession image, long since) throws IOException {
+    Set<String> out = new HashSet<>();
+    for (String line : image.command(List.of("find", "/", "-xdev", "-newerct", "@" + since, "-printf", "%P\\n"))
+        .split("\n")) {
+      if (!line.isEmpty()) {
+        out.add(line);
+      }
+    }
+    return out;
   }
 
   /** The tree read by {@link #apply} (its owner closes it), or null before. */
   public RootTree tree() {
     return tree;
+  }
+
+  /** Paths changed since {@link #since} as seen before the clamp, or null when not asked or not known. */
+  public Set<String> changed() {
+    return changed;
+  }
+
+  /** Whether the tree was merged from a partial read and an earlier tree. */
+  public boolean partialRead() {
+    return read >= 0;
   }
 }

@@ -31,19 +31,35 @@ import java.util.TreeMap;
  * build, never held in memory.
  */
 public final class RootTree implements AutoCloseable {
-  /** One path with, for a regular file, where its bytes lie in the spool, and for a hard link its first name. */
-  private record Item(TreeEntry entry, long offset, String hardlinkTo, Map<String, byte[]> acls) {}
+  /**
+   * One path with, for a regular file, the spool its bytes lie in (index into the tree's spools)
+   * and where, and for a hard link its first name.
+   */
+  private record Item(TreeEntry entry, int spool, long offset, String hardlinkTo, Map<String, byte[]> acls) {
+    Item(TreeEntry entry, long offset, String hardlinkTo, Map<String, byte[]> acls) {
+      this(entry, 0, offset, hardlinkTo, acls);
+    }
 
-  private final Path spool;
-  private final FileChannel data;
+    Item inSpool(int index) {
+      return new Item(entry, index, offset, hardlinkTo, acls);
+    }
+  }
+
+  /** A spool file of contents; an owned one is deleted when the tree closes. */
+  private record Spool(Path file, FileChannel channel, boolean owned) {}
+
+  private final List<Spool> spools;
   private final List<Item> items;
   private final long spooled;
 
-  private RootTree(Path spool, FileChannel data, List<Item> items, long spooled) {
-    this.spool = spool;
-    this.data = data;
+  private RootTree(List<Spool> spools, List<Item> items, long spooled) {
+    this.spools = spools;
     this.items = items;
     this.spooled = spooled;
+  }
+
+  private RootTree(Path spool, FileChannel data, List<Item> items, long spooled) {
+    this(List.of(new Spool(spool, data, true)), items, spooled);
   }
 
   /**
@@ -217,15 +233,278 @@ public final class RootTree implements AutoCloseable {
         }
       }
       w.entry(new TarWriter.Entry(name, type, e.mode(), e.uid(), e.gid(), e.mtime(), e.mtimeNanos(), link,
-          e.devMajor(), e.devMinor(), pax), size, data, i.offset());
+          e.devMajor(), e.devMinor(), pax), size, spools.get(i.spool()).channel(), i.offset());
     }
     w.finish();
   }
 
+  /** The tree's paths as a set (for checking what a partial read must cover). */
+  public java.util.Set<String> paths() {
+    java.util.Set<String> out = new java.util.HashSet<>(items.size() * 2);
+    items.forEach(i -> out.add(i.entry().path()));
+    return out;
+  }
+
+  /**
+   * A tree made of {@code fresh} (a partial read of the image) and, for every other path of
+   * {@code expected}, the entry of {@code cached} (an earlier read of the same files, which
+   * {@code usable} says are unchanged since). Refuses, so that the caller reads everything, when
+   * a path of {@code expected} is in neither, or when a hard link would join the two reads (its
+   * names were not all changed together, which a file's ctime does not allow). The new tree
+   * owns {@code fresh}'s spool and reads {@code cached}'s, which its owner keeps open meanwhile.
+   */
+  public static RootTree merge(RootTree cached, java.util.function.Predicate<String> usable, RootTree fresh,
+      java.util.Set<String> expected) throws IOException {
+    Map<String, Item> byPath = new java.util.HashMap<>(expected.size() * 2);
+    for (Item i : fresh.items) {
+      if (i.spool() != 0 || fresh.spools.size() != 1) {
+        throw new IOException("a partial read must be a tree read from one tar stream");
+      }
+      byPath.put(i.entry().path(), i.inSpool(cached.spools.size()));
+    }
+    java.util.Set<String> fromFresh = new java.util.HashSet<>(byPath.keySet());
+    for (Item i : cached.items) {
+      String p = i.entry().path();
+      if (!byPath.containsKey(p) && expected.contains(p) && usable.test(p)) {
+        byPath.put(p, i);
+      }
+    }
+    if (!byPath.keySet().equals(expected)) {
+      List<String> missing = expected.stream().filter(p -> !byPath.containsKey(p)).sorted().limit(3).toList();
+      List<String> extra = byPath.keySet().stream().filter(p -> !expected.contains(p)).sorted().limit(3).toList();
+      throw new IOException("the partial read does not cover the image's paths (missing " + missing + ", not listed "
+          + extra + ")");
+    }
+    for (Item i : byPath.values()) {
+      if (i.hardlinkTo() != null && (!byPath.containsKey(i.hardlinkTo())
+          || fromFresh.contains(i.entry().path()) != fromFresh.contains(i.hardlinkTo()))) {
+        throw new IOException("the hard link " + i.entry().path() + " joins a changed and an unchanged name");
+      }
+    }
+    List<Item> items = new ArrayList<>(byPath.values());
+    items.sort((a, b) -> compareBytes(a.entry().path(), b.entry().path()));
+    List<Spool> spools = new ArrayList<>();
+    cached.spools.forEach(sp -> spools.add(new Spool(sp.file(), sp.channel(), false)));
+    spools.add(fresh.spools.get(0));
+    long bytes = 0;
+    for (Item i : items) {
+      if (i.offset() >= 0) {
+        bytes += i.entry().size();
+      }
+    }
+    return new RootTree(List.copyOf(spools), items, bytes);
+  }
+
+  private static final byte[] MAGIC = "assemble-root-tree 1\n".getBytes(StandardCharsets.US_ASCII);
+
+  /**
+   * Writes the tree into {@code dir} as {@code index} (every item, then {@code extra} paths the
+   * caller keeps with it, then a sha256 of the spool and of the index itself) and {@code spool}
+   * (a hard link to this tree's own spool when it has one on the same file system, else a copy).
+   */
+  public void save(Path dir, java.util.Collection<String> extra) throws IOException {
+    Path spoolOut = dir.resolve("spool");
+    List<Item> saved = new ArrayList<>(items);
+    boolean linked = false;
+    if (spools.size() == 1 && spools.get(0).owned()) {
+      try {
+        Files.createLink(spoolOut, spools.get(0).file());
+        linked = true;
+      } catch (IOException | UnsupportedOperationException e) {
+        linked = false; // another file system: copied below
+      }
+    }
+    if (!linked) {
+      try (FileChannel out = FileChannel.open(spoolOut, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+        long pos = 0;
+        for (int k = 0; k < saved.size(); k++) {
+          Item i = saved.get(k);
+          if (i.offset() < 0) {
+            continue;
+          }
+          FileChannel from = spools.get(i.spool()).channel();
+          long n = i.entry().size();
+          for (long done = 0; done < n; ) {
+            done += from.transferTo(i.offset() + done, n - done, out);
+          }
+          saved.set(k, new Item(i.entry(), 0, pos, i.hardlinkTo(), i.acls()));
+          pos += n;
+        }
+      }
+    }
+    MessageDigest spoolSha = sha256();
+    try (InputStream in = Files.newInputStream(spoolOut)) {
+      byte[] buf = new byte[1 << 16];
+      for (int n = in.read(buf); n > 0; n = in.read(buf)) {
+        spoolSha.update(buf, 0, n);
+      }
+    }
+    java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
+    try (java.io.DataOutputStream out = new java.io.DataOutputStream(bytes)) {
+      out.write(MAGIC);
+      out.writeInt(saved.size());
+      for (Item i : saved) {
+        TreeEntry e = i.entry();
+        out.writeUTF(e.path());
+        out.writeByte(e.type().ordinal());
+        out.writeInt(e.mode());
+        out.writeLong(e.uid());
+        out.writeLong(e.gid());
+        out.writeLong(e.size());
+        writeNullable(out, e.sha256());
+        writeNullable(out, e.link());
+        out.writeInt(e.devMajor());
+        out.writeInt(e.devMinor());
+        out.writeLong(e.mtime());
+        out.writeInt(e.mtimeNanos());
+        out.writeInt(e.nlink());
+        writeBytesMap(out, e.xattrs());
+        out.writeLong(i.offset());
+        writeNullable(out, i.hardlinkTo());
+        writeBytesMap(out, i.acls());
+      }
+      out.writeLong(spooled);
+      out.writeInt(extra.size());
+      for (String x : extra) {
+        out.writeUTF(x);
+      }
+      out.write(spoolSha.digest());
+    }
+    byte[] index = bytes.toByteArray();
+    byte[] sealed = java.util.Arrays.copyOf(index, index.length + 32);
+    System.arraycopy(sha256().digest(index), 0, sealed, index.length, 32);
+    Files.write(dir.resolve("index"), sealed);
+  }
+
+  /** A tree read back by {@link #load}, with the extra paths saved beside it. */
+  public record Saved(RootTree tree, java.util.Set<String> extra) {}
+
+  /**
+   * Reads a tree saved by {@link #save}, checking the index's and the spool's sha256 (an
+   * IOException names a mismatch); the spool is read in place and never deleted by the tree.
+   */
+  public static Saved load(Path dir) throws IOException {
+    byte[] sealed = Files.readAllBytes(dir.resolve("index"));
+    if (sealed.length < MAGIC.length + 64) {
+      throw new IOException("the saved tree's index is truncated");
+    }
+    byte[] index = java.util.Arrays.copyOf(sealed, sealed.length - 32);
+    if (!java.util.Arrays.equals(sha256().digest(index), java.util.Arrays.copyOfRange(sealed, index.length,
+        sealed.length))) {
+      throw new IOException("the saved tree's index does not match its sha256");
+    }
+    List<Item> items = new ArrayList<>();
+    java.util.Set<String> extra = new java.util.HashSet<>();
+    byte[] spoolSha = new byte[32];
+    long spooled;
+    try (java.io.DataInputStream in = new java.io.DataInputStream(new java.io.ByteArrayInputStream(index))) {
+      byte[] magic = in.readNBytes(MAGIC.length);
+      if (!java.util.Arrays.equals(magic, MAGIC)) {
+        throw new IOException("the saved tree's index is not in this assembler's format");
+      }
+      int n = in.readInt();
+      for (int k = 0; k < n; k++) {
+        String path = in.readUTF();
+        TreeEntry.Type type = TreeEntry.Type.values()[in.readByte()];
+        int mode = in.readInt();
+        long uid = in.readLong();
+        long gid = in.readLong();
+        long size = in.readLong();
+        String sha = readNullable(in);
+        String link = readNullable(in);
+        int major = in.readInt();
+        int minor = in.readInt();
+        long mtime = in.readLong();
+        int nanos = in.readInt();
+        int nlink = in.readInt();
+        SortedMap<String, byte[]> xattrs = readBytesMap(in);
+        long offset = in.readLong();
+        String hardlinkTo = readNullable(in);
+        SortedMap<String, byte[]> acls = readBytesMap(in);
+        items.add(new Item(new TreeEntry(path, type, mode, uid, gid, size, sha, link, major, minor, mtime, nanos,
+            nlink, xattrs), offset, hardlinkTo, acls));
+      }
+      spooled = in.readLong();
+      int x = in.readInt();
+      for (int k = 0; k < x; k++) {
+        extra.add(in.readUTF());
+      }
+      in.readFully(spoolSha);
+    } catch (java.io.EOFException | IndexOutOfBoundsException e) {
+      throw new IOException("the saved tree's index is truncated or malformed", e);
+    }
+    Path spool = dir.resolve("spool");
+    FileChannel ch = FileChannel.open(spool, StandardOpenOption.READ);
+    try {
+      MessageDigest md = sha256();
+      ByteBuffer buf = ByteBuffer.allocate(1 << 20);
+      for (long pos = 0; ch.read(buf, pos) > 0; ) {
+        buf.flip();
+        pos += buf.remaining();
+        md.update(buf);
+        buf.clear();
+      }
+      if (!java.util.Arrays.equals(md.digest(), spoolSha)) {
+        throw new IOException("the saved tree's contents do not match their sha256");
+      }
+    } catch (IOException | RuntimeException e) {
+      ch.close();
+      throw e;
+    }
+    return new Saved(new RootTree(List.of(new Spool(spool, ch, false)), items, spooled), extra);
+  }
+
+  private static void writeNullable(java.io.DataOutputStream out, String s) throws IOException {
+    out.writeBoolean(s != null);
+    if (s != null) {
+      out.writeUTF(s);
+    }
+  }
+
+  private static String readNullable(java.io.DataInputStream in) throws IOException {
+    return in.readBoolean() ? in.readUTF() : null;
+  }
+
+  private static void writeBytesMap(java.io.DataOutputStream out, Map<String, byte[]> m) throws IOException {
+    out.writeInt(m.size());
+    for (Map.Entry<String, byte[]> e : new TreeMap<>(m).entrySet()) {
+      out.writeUTF(e.getKey());
+      out.writeInt(e.getValue().length);
+      out.write(e.getValue());
+    }
+  }
+
+  private static SortedMap<String, byte[]> readBytesMap(java.io.DataInputStream in) throws IOException {
+    int n = in.readInt();
+    SortedMap<String, byte[]> m = new TreeMap<>();
+    for (int k = 0; k < n; k++) {
+      String key = in.readUTF();
+      int len = in.readInt();
+      if (len < 0 || len > (1 << 24)) {
+        throw new IOException("the saved tree's index has an attribute of " + len + " bytes");
+      }
+      m.put(key, in.readNBytes(len));
+    }
+    return m;
+  }
+
+  /** Closes every spool the tree reads and deletes the ones it owns (a loaded tree's stays). */
   @Override
   public void close() throws IOException {
-    data.close();
-    Files.deleteIfExists(spool);
+    IOException first = null;
+    for (Spool s : spools) {
+      try {
+        s.channel().close();
+        if (s.owned()) {
+          Files.deleteIfExists(s.file());
+        }
+      } catch (IOException e) {
+        first = first == null ? e : first;
+      }
+    }
+    if (first != null) {
+      throw first;
+    }
   }
 
   /** "./usr/bin/" → "usr/bin", "./" → "."; refuses names that leave the tree. */

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.hypervisor.assembler.model.Digest;
@@ -148,6 +149,33 @@ class StepCacheTest {
     assertTrue(cache.find(old.digest(), w -> { }).isEmpty());
     assertTrue(cache.facts(Digest.sha256(new byte[] {1})).isPresent(), "facts of a kept layer's base stay");
     assertTrue(cache.facts(Digest.sha256(new byte[] {2})).isEmpty(), "facts nothing needs go");
+  }
+
+  @Test
+  void aTreeIsSavedBesideItsLayerOnceAndGoesWithIt() throws Exception {
+    StepCache cache = StepCache.open(tmp);
+    StepKey absent = StepKey.of(List.of("no layer"));
+    cache.putTree(absent.digest(), dir -> Files.writeString(dir.resolve("index"), "x"));
+    assertFalse(Files.exists(tmp.resolve("steps/layers").resolve(absent.digest().encoded())), "no layer, no tree");
+    StepCache.Layer l = put(cache, KEY, "layer".getBytes(), "x");
+    assertTrue(cache.tree(l).isEmpty());
+    cache.putTree(KEY.digest(), dir -> Files.writeString(dir.resolve("index"), "first"));
+    cache.putTree(KEY.digest(), dir -> Files.writeString(dir.resolve("index"), "second"));
+    assertEquals("first", Files.readString(cache.tree(l).get().resolve("index")), "a tree there stays");
+    cache.removeTree(l);
+    assertTrue(cache.tree(l).isEmpty());
+    assertThrows(java.io.IOException.class, () -> cache.putTree(KEY.digest(), dir -> {
+      throw new java.io.IOException("disk full");
+    }));
+    assertTrue(cache.tree(l).isEmpty(), "a failed write leaves no tree");
+    try (var s = Files.list(tmp.resolve("steps/tmp"))) {
+      assertEquals(0, s.count(), "nothing staged is left behind, written, removed or failed");
+    }
+    assertTrue(cache.find(KEY.digest(), w -> { throw new AssertionError(w); }).isPresent(), "the layer stays");
+    cache.putTree(KEY.digest(), dir -> Files.writeString(dir.resolve("index"), "again"));
+    StepCache.GcResult gc = cache.gc(e -> false, null, d -> false);
+    assertEquals(1, gc.removed());
+    assertFalse(Files.exists(l.file().getParent()), "gc takes the tree with its layer");
   }
 
   @Test

@@ -214,9 +214,13 @@ class DirectorySession implements ImageSession {
 
   /** GNU tar on the directory, as the appliance's tar_out would stream the root file system. */
   @Override
-  public void tarOutRoot(TarSink sink) throws IOException {
-    Process p = new ProcessBuilder("tar", "--numeric-owner", "--xattrs", "--xattrs-include=*", "-C", root.toString(),
-        "-cf", "-", ".").redirectError(ProcessBuilder.Redirect.DISCARD).start();
+  public void tarOutRoot(List<String> patterns, TarSink sink) throws IOException {
+    Path excludes = Files.createTempFile("excludes", ".txt");
+    Files.write(excludes, patterns);
+    excludes.toFile().deleteOnExit();
+    Process p = new ProcessBuilder("tar", "--numeric-owner", "--xattrs", "--xattrs-include=*", "-X",
+        excludes.toString(), "-C", root.toString(), "-cf", "-", ".").redirectError(ProcessBuilder.Redirect.DISCARD)
+        .start();
     try (InputStream in = p.getInputStream()) {
       sink.readFrom(in);
       in.transferTo(java.io.OutputStream.nullOutputStream());
@@ -228,6 +232,13 @@ class DirectorySession implements ImageSession {
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new java.io.InterruptedIOException();
+    }
+  }
+
+  @Override
+  public List<String> listRoot() throws IOException {
+    try (java.util.stream.Stream<Path> s = Files.walk(root)) {
+      return s.filter(f -> !f.equals(root)).map(f -> root.relativize(f).toString()).toList();
     }
   }
 
