@@ -26,7 +26,7 @@ import java.util.Map;
 record BaseFacts(int version, ImageSession.OsInfo os, long epoch, Map<String, String> outsideRoot,
     String packageDatabase, Map<String, String> files, Map<String, List<String>> dirs) {
   /** Bump when what is recorded changes: older records are then read again from the base. */
-  static final int VERSION = 1;
+  static final int VERSION = 2; // 2: the OS named by os-release (facts of 1 are read again)
   private static final ObjectMapper JSON = new ObjectMapper();
 
   BaseFacts {

@@ -9,6 +9,7 @@ import io.hypervisor.assembler.model.Check;
 import io.hypervisor.assembler.model.Check.Status;
 import io.hypervisor.assembler.model.ContainerdLine;
 import io.hypervisor.assembler.model.Digest;
+import io.hypervisor.assembler.model.Distro;
 import io.hypervisor.assembler.model.ImageRef;
 import io.hypervisor.assembler.model.PackageRef;
 import io.hypervisor.assembler.plan.ContainerdRelease;
@@ -92,8 +93,7 @@ public final class Verifier {
   private void os() {
     ImageSession.OsInfo os = image.os();
     String want = plan.base().distro();
-    String got = os.distro() + "-" + os.major() + (want.matches(".*-\\d+\\.\\d+$") ? String.format(".%02d", os.minor()) : "");
-    add("os", want.equals(got) || want.startsWith(os.distro() + "-" + os.major()), os.distro() + " " + os.major() + "."
+    add("os", Distro.parse(want).matches(os.distro(), os.major(), os.minor()), os.distro() + " " + os.major() + "."
         + os.minor(), "the image is " + os.distro() + " " + os.major() + "." + os.minor() + ", the plan wants " + want);
   }
 

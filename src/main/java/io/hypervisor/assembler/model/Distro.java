@@ -74,6 +74,20 @@ public record Distro(String id, String version) {
     return null;
   }
 
+  /**
+   * Whether an image identified as {@code id major.minor} (os-release's ID, or inspection's name)
+   * is this release: the same distribution by any of its names, the same major version, and the
+   * same minor when this one names a minor ({@code ubuntu-24.04}, {@code rocky-9.4}).
+   */
+  public boolean matches(String imageId, int imageMajor, int imageMinor) {
+    String other = ALIASES.getOrDefault(imageId.toLowerCase(Locale.ROOT), imageId.toLowerCase(Locale.ROOT));
+    if (!id.equals(other) || major() != imageMajor) {
+      return false;
+    }
+    int dot = version.indexOf('.');
+    return dot < 0 || Integer.parseInt(version.substring(dot + 1)) == imageMinor;
+  }
+
   /** Every supported distribution, for hints. */
   public static String supportedList() {
     return "ubuntu-22.04+, debian-12, debian-13, rhel-9+, centos-stream-9+, rocky-9+, "
