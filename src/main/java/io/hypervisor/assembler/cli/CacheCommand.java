@@ -50,11 +50,23 @@ final class CacheCommand implements Callable<Integer> {
         }
         root.out.println(blobs.size() + " blobs, " + Console.amount(total, "bytes") + " in " + root.settings().cacheDir());
         long layerBytes = 0;
+        io.hypervisor.assembler.stepcache.StepCache steps = null;
+        try {
+          steps = io.hypervisor.assembler.stepcache.StepCache.open(root.settings().cacheDir());
+        } catch (java.io.IOException e) {
+          // listed without the trees' sizes
+        }
         for (var l : layers) {
-          root.out.printf("layer %s  %12d  %s  %s on %s, %d packages%n", l.entry().key(), l.entry().size(),
+          long tree = 0;
+          try {
+            tree = steps == null ? 0 : steps.treeBytes(l);
+          } catch (java.io.IOException e) {
+            // a tree being removed: not counted
+          }
+          root.out.printf("layer %s  %12d  %s  %s on %s, %d packages%s%n", l.entry().key(), l.entry().size(),
               l.lastUsed(), String.join("+", l.entry().steps()), l.entry().base().substring(0, 19),
-              l.entry().packages().size());
-          layerBytes += l.entry().size();
+              l.entry().packages().size(), tree > 0 ? ", its files' tree " + Console.amount(tree, "bytes") : "");
+          layerBytes += l.entry().size() + tree;
         }
         root.out.println(layers.size() + " step-cache layers, " + Console.amount(layerBytes, "bytes") + " in "
             + root.settings().cacheDir().resolve("steps"));

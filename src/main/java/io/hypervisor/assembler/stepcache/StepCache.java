@@ -186,6 +186,11 @@ public final class StepCache {
     return Files.isDirectory(d) ? Optional.of(d) : Optional.empty();
   }
 
+  /** Bytes of the tree saved beside a layer (0 when none): as large as the root's files. */
+  public long treeBytes(Layer layer) throws IOException {
+    return size(layer.file().getParent().resolve(TREE));
+  }
+
   /** What writes a tree's files into a directory. */
   @FunctionalInterface
   public interface TreeWriter {
