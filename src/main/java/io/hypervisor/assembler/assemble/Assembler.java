@@ -60,8 +60,9 @@ import java.util.Optional;
 /**
  * The main job, as an ordered list of named phases: base image, work overlay, one appliance
  * (grown, inspected), lock (given or resolved against the image), fetch (the only network use),
- * the plan's steps, then the compressed output written under a temporary name, checked,
- * verified and only then renamed, with its catalogue manifest beside it. A failure or interrupt
+ * the plan's steps (the static verify in the same appliance before the tree is read), then the
+ * compressed output written under a temporary name, checked, compared with the disk it came from
+ * and only then renamed, with its catalogue manifest beside it. A failure or interrupt
  * at any point leaves the previous output and the content store as they were.
  */
 public final class Assembler {
