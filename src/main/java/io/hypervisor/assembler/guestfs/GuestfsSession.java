@@ -580,26 +580,22 @@ public final class GuestfsSession implements ImageSession {
     List<String> out = new ArrayList<>();
     rootAlone("listing the root file system", fifo -> g.find0("/", fifo), in -> {
       java.io.ByteArrayOutputStream name = new java.io.ByteArrayOutputStream();
-      for (int b = in.read(); b >= 0; b = in.read()) {
-        if (b == 0) {
-          String n = strip(name.toString(java.nio.charset.StandardCharsets.UTF_8));
-          if (!n.isEmpty() && !n.equals(".")) {
-            out.add(n);
-          }
-          name.reset();
-        } else {
+      for (int b = in.read(); ; b = in.read()) {
+        if (b > 0) {
           name.write(b);
+          continue;
         }
-      }
-      if (name.size() > 0) {
-        out.add(strip(name.toString(java.nio.charset.StandardCharsets.UTF_8)));
+        String n = name.toString(java.nio.charset.StandardCharsets.UTF_8).replaceFirst("^\\.?/", "");
+        if (!n.isEmpty() && !n.equals(".")) {
+          out.add(n);
+        }
+        name.reset();
+        if (b < 0) {
+          break;
+        }
       }
     });
     return out;
-  }
-
-  private static String strip(String p) {
-    return p.startsWith("./") ? p.substring(2) : p.startsWith("/") ? p.substring(1) : p;
   }
 
   /** A libguestfs call that writes to a local file (here a FIFO the sink reads as it is written). */

@@ -1,7 +1,6 @@
 package io.hypervisor.assembler.guestfs;
 
 import io.hypervisor.assembler.model.Distro;
-import java.util.LinkedHashMap;
 import java.util.Map;
 
 /**
@@ -17,7 +16,7 @@ public record OsRelease(String distro, int major, int minor) {
     if (osRelease == null) {
       return new OsRelease(distro, major, minor);
     }
-    Map<String, String> f = fields(osRelease);
+    Map<String, String> f = Distro.osReleaseFields(osRelease);
     String id = f.get("ID");
     String version = f.get("VERSION_ID");
     if (id == null || version == null || !id.matches("[a-z0-9._-]{1,64}")) {
@@ -32,22 +31,5 @@ public record OsRelease(String distro, int major, int minor) {
     int dot = version.indexOf('.');
     int m = dot < 0 ? (d.major() == major ? minor : 0) : Integer.parseInt(version.substring(dot + 1));
     return new OsRelease(d.id(), d.major(), m);
-  }
-
-  /** KEY=value lines, values unquoted (os-release(5) shell-style quoting, without escapes). */
-  static Map<String, String> fields(String text) {
-    Map<String, String> out = new LinkedHashMap<>();
-    for (String line : text.split("\n")) {
-      int eq = line.indexOf('=');
-      if (eq <= 0 || line.startsWith("#")) {
-        continue;
-      }
-      String v = line.substring(eq + 1).trim();
-      if (v.length() >= 2 && (v.charAt(0) == '"' || v.charAt(0) == '\'') && v.charAt(v.length() - 1) == v.charAt(0)) {
-        v = v.substring(1, v.length() - 1);
-      }
-      out.put(line.substring(0, eq).trim(), v);
-    }
-    return out;
   }
 }

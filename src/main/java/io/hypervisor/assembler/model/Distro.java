@@ -88,6 +88,26 @@ public record Distro(String id, String version) {
     return dot < 0 || Integer.parseInt(version.substring(dot + 1)) == imageMinor;
   }
 
+  /**
+   * The KEY=value lines of an os-release file (os-release(5)), values unquoted (shell-style
+   * quotes, without escapes); comments and other lines are skipped.
+   */
+  public static Map<String, String> osReleaseFields(String text) {
+    Map<String, String> out = new java.util.LinkedHashMap<>();
+    for (String line : text.split("\n")) {
+      int eq = line.indexOf('=');
+      if (eq <= 0 || line.startsWith("#")) {
+        continue;
+      }
+      String v = line.substring(eq + 1).trim();
+      if (v.length() >= 2 && (v.charAt(0) == '"' || v.charAt(0) == '\'') && v.charAt(v.length() - 1) == v.charAt(0)) {
+        v = v.substring(1, v.length() - 1);
+      }
+      out.put(line.substring(0, eq).trim(), v);
+    }
+    return out;
+  }
+
   /** Every supported distribution, for hints. */
   public static String supportedList() {
     return "ubuntu-22.04+, debian-12, debian-13, rhel-9+, centos-stream-9+, rocky-9+, "

@@ -225,14 +225,7 @@ public final class StepCache {
 
   /** Removes a layer's saved tree (unreadable or corrupt: the next build reads the files again). */
   public void removeTree(Layer layer) throws IOException {
-    Path d = layer.file().getParent().resolve(TREE);
-    Path gone = root.resolve("tmp").resolve(UUID.randomUUID() + "-removed");
-    try {
-      Files.move(d, gone, StandardCopyOption.ATOMIC_MOVE);
-    } catch (NoSuchFileException e) {
-      return;
-    }
-    deleteTree(gone);
+    remove(layer.file().getParent().resolve(TREE));
   }
 
   /** Every layer, newest use first (entries that cannot be read are skipped). */

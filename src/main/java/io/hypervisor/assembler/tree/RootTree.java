@@ -332,12 +332,9 @@ public final class RootTree implements AutoCloseable {
         }
       }
     }
-    MessageDigest spoolSha = sha256();
-    try (InputStream in = Files.newInputStream(spoolOut)) {
-      byte[] buf = new byte[1 << 16];
-      for (int n = in.read(buf); n > 0; n = in.read(buf)) {
-        spoolSha.update(buf, 0, n);
-      }
+    byte[] spoolSha;
+    try (FileChannel ch = FileChannel.open(spoolOut, StandardOpenOption.READ)) {
+      spoolSha = sha256(ch);
     }
     java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
     try (java.io.DataOutputStream out = new java.io.DataOutputStream(bytes)) {
@@ -368,7 +365,7 @@ public final class RootTree implements AutoCloseable {
       for (String x : extra) {
         out.writeUTF(x);
       }
-      out.write(spoolSha.digest());
+      out.write(spoolSha);
     }
     byte[] index = bytes.toByteArray();
     byte[] sealed = java.util.Arrays.copyOf(index, index.length + 32);
@@ -436,15 +433,7 @@ public final class RootTree implements AutoCloseable {
     Path spool = dir.resolve("spool");
     FileChannel ch = FileChannel.open(spool, StandardOpenOption.READ);
     try {
-      MessageDigest md = sha256();
-      ByteBuffer buf = ByteBuffer.allocate(1 << 20);
-      for (long pos = 0; ch.read(buf, pos) > 0; ) {
-        buf.flip();
-        pos += buf.remaining();
-        md.update(buf);
-        buf.clear();
-      }
-      if (!java.util.Arrays.equals(md.digest(), spoolSha)) {
+      if (!java.util.Arrays.equals(sha256(ch), spoolSha)) {
         throw new IOException("the saved tree's contents do not match their sha256");
       }
     } catch (IOException | RuntimeException e) {
@@ -452,6 +441,19 @@ public final class RootTree implements AutoCloseable {
       throw e;
     }
     return new Saved(new RootTree(List.of(new Spool(spool, ch, false)), items, spooled), extra);
+  }
+
+  /** sha256 of a whole file, read through its channel. */
+  private static byte[] sha256(FileChannel ch) throws IOException {
+    MessageDigest md = sha256();
+    ByteBuffer buf = ByteBuffer.allocate(1 << 20);
+    for (long pos = 0; ch.read(buf, pos) > 0; ) {
+      buf.flip();
+      pos += buf.remaining();
+      md.update(buf);
+      buf.clear();
+    }
+    return md.digest();
   }
 
   private static void writeNullable(java.io.DataOutputStream out, String s) throws IOException {

@@ -77,13 +77,8 @@ public final class YumRepos {
     vars.put("arch", basearch);
     byte[] osr = image.read("/etc/os-release");
     if (osr != null) {
-      Map<String, String> os = new HashMap<>();
-      for (String l : new String(osr, StandardCharsets.UTF_8).split("\n")) {
-        int eq = l.indexOf('=');
-        if (eq > 0) {
-          os.put(l.substring(0, eq).trim(), l.substring(eq + 1).trim().replaceAll("^\"|\"$", ""));
-        }
-      }
+      Map<String, String> os = io.hypervisor.assembler.model.Distro.osReleaseFields(new String(osr,
+          StandardCharsets.UTF_8));
       String v = os.getOrDefault("VERSION_ID", "");
       boolean rhelLike = (" " + os.getOrDefault("ID", "") + " " + os.getOrDefault("ID_LIKE", "") + " ")
           .matches(".*\\s(rhel|centos)\\s.*");
