@@ -111,10 +111,10 @@ public final class Planner {
     List<Plan.PlannedPackage> packages = packages(r, family, containerd);
     Map<String, List<Plan.Mirror>> mirrors = mirrors(r);
     List<Plan.PlannedFile> files = files(r, family, containerd, repositories, mirrors);
+    // firewalld (dnf family) is the selinux-firewalld step's: present on AlmaLinux, absent on Rocky's
+    // and Fedora's cloud images; that step masks it where it is and says which.
     Plan.Units units = new Plan.Units(List.of("containerd.service", "qemu-guest-agent.service"),
-        family == OsFamily.DNF ? List.of("kubelet.service", "firewalld.service")
-            : List.of("kubelet.service"),
-        family == OsFamily.DNF ? List.of("swap.target", "firewalld.service") : List.of("swap.target"));
+        List.of("kubelet.service"), List.of("swap.target"));
     List<String> steps = new ArrayList<>(List.of("repositories", "packages", "kernel", "swap"));
     if (family == OsFamily.DNF) {
       steps.add("selinux-firewalld");

@@ -61,6 +61,8 @@ public final class SelinuxStep implements Step {
       Units.disable(image, "firewalld.service");
       Units.mask(image, "firewalld.service");
       done.add("firewalld disabled and masked");
+    } else {
+      done.add("firewalld not installed");
     }
     return String.join(", ", done);
   }

@@ -90,6 +90,33 @@ class StepsTest {
     assertEquals(Units.State.MASKED, Units.state(image, "firewalld.service"));
     assertNull(image.readlink("/etc/systemd/system/multi-user.target.wants/firewalld.service"));
     assertNull(image.readlink("/etc/systemd/system/dbus-org.fedoraproject.FirewallD1.service"));
+    // no setfiles in this image: it relabels itself at first boot
+    assertTrue(image.exists("/.autorelabel"));
+  }
+
+  @Test
+  void firewalldAbsentIsReportedNotMasked() throws IOException {
+    file("/etc/selinux/config", "SELINUX=enforcing\nSELINUXTYPE=targeted\n");
+    String s = new SelinuxStep(new SelinuxStep.Options("permissive")).apply(image, EventSink.NONE);
+    assertEquals("SELINUX=permissive, firewalld not installed", s);
+    assertEquals(Units.State.MISSING, Units.state(image, "firewalld.service"));
+  }
+
+  @Test
+  void relabelsWithTheImagesSetfilesAndThePolicyItNames() throws IOException {
+    // SELINUXTYPE is read, not assumed: Debian's policy is "default", EL's "targeted"
+    file("/etc/selinux/config", "SELINUX=permissive\nSELINUXTYPE=\"default\"\n");
+    file("/etc/selinux/default/contexts/files/file_contexts", "/.* system_u:object_r:default_t:s0\n");
+    file("/usr/sbin/setfiles", "");
+    String s = new SelinuxRelabelStep(new SelinuxRelabelStep.Options()).apply(image, EventSink.NONE);
+    assertEquals("relabelled with the image's /usr/sbin/setfiles and its default policy", s);
+    assertEquals(List.of("/usr/sbin/setfiles -F -e /proc -e /sys -e /dev -e /run "
+        + "/etc/selinux/default/contexts/files/file_contexts /\n"), image.scripts);
+    assertFalse(image.exists("/.autorelabel"));
+    // a policy the image does not carry: relabel at first boot, and say why
+    file("/etc/selinux/config", "SELINUX=enforcing\nSELINUXTYPE=mls\n");
+    s = new SelinuxRelabelStep(new SelinuxRelabelStep.Options()).apply(image, EventSink.NONE);
+    assertTrue(s.contains("no /etc/selinux/mls/contexts/files/file_contexts"), s);
     assertTrue(image.exists("/.autorelabel"));
   }
 

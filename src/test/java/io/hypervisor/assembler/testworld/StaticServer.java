@@ -38,8 +38,13 @@ public final class StaticServer implements AutoCloseable {
 
   /** Serves {@code root} on {@code host} (e.g. 127.0.0.1 or 127.0.0.2), on a free port. */
   public StaticServer(Path root, String host) throws IOException {
+    this(root, host, 0);
+  }
+
+  /** Serves {@code root} on {@code host} and {@code port} (0: a free one), e.g. the port a stand-in image names. */
+  public StaticServer(Path root, String host, int port) throws IOException {
     this.root = root;
-    server = HttpServer.create(new InetSocketAddress(host, 0), 64);
+    server = HttpServer.create(new InetSocketAddress(host, port), 64);
     server.createContext("/", this::handle);
     server.setExecutor(Executors.newCachedThreadPool(r -> {
       Thread t = new Thread(r, "static-server");
