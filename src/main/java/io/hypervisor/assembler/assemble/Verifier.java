@@ -254,7 +254,49 @@ public final class Verifier {
     String fstab = text("/etc/fstab");
     List<String> swaps = fstab == null ? List.of() : fstab.lines().filter(l -> !l.trim().startsWith("#"))
         .filter(l -> l.trim().split("\\s+").length >= 3 && l.trim().split("\\s+")[2].equals("swap")).toList();
-    add("swap", swaps.isEmpty(), "no swap in /etc/fstab", "active swap entries: " + String.join("; ", swaps));
+    boolean generator;
+    List<String> dropIns = new ArrayList<>();
+    try {
+      generator = image.exists("/usr/lib/systemd/system-generators/zram-generator")
+          || image.exists("/usr/lib/systemd/zram-generator.conf");
+      for (String d : List.of("/etc/systemd/zram-generator.conf.d/*.conf", "/usr/lib/systemd/zram-generator.conf.d/*.conf",
+          "/run/systemd/zram-generator.conf.d/*.conf")) {
+        dropIns.addAll(image.glob(d));
+      }
+    } catch (IOException e) {
+      throw new IllegalStateException(e.getMessage(), e);
+    }
+    String zram = zramProblem(generator, text("/etc/systemd/zram-generator.conf"), dropIns);
+    List<String> problems = new ArrayList<>();
+    if (!swaps.isEmpty()) {
+      problems.add("active swap entries: " + String.join("; ", swaps));
+    }
+    if (zram != null) {
+      problems.add(zram);
+    }
+    add("swap", problems.isEmpty(), "no swap in /etc/fstab" + (generator ? ", zram-generator off" : ""),
+        String.join("; ", problems));
+  }
+
+  /**
+   * What would still make a zram swap device at boot (Fedora's zram-generator, which needs no fstab
+   * line), or null: an /etc/systemd/zram-generator.conf with no [zram…] section masks the
+   * distribution's own file, but drop-ins would still add devices.
+   */
+  static String zramProblem(boolean generator, String etcConf, List<String> dropIns) {
+    if (!generator) {
+      return null;
+    }
+    if (etcConf == null) {
+      return "zram-generator would make a zram swap device at boot (no /etc/systemd/zram-generator.conf)";
+    }
+    if (etcConf.lines().anyMatch(l -> l.trim().startsWith("[zram"))) {
+      return "/etc/systemd/zram-generator.conf defines a zram device";
+    }
+    if (!dropIns.isEmpty()) {
+      return "zram-generator drop-ins define devices: " + String.join(", ", dropIns);
+    }
+    return null;
   }
 
   private void files() {

@@ -164,8 +164,8 @@ public final class GuestfsSession implements ImageSession {
       // Parents before children, as inspect_mount_root does: the map is unordered.
       order.sort(Comparator.comparingInt(String::length).thenComparing(Comparator.naturalOrder()));
       mountAll(g, mps, order, o.readOnly(), events);
-      if (o.growRoot() && "xfs".equals(g.vfs_type(mps.get("/")))) {
-        g.xfs_growfs("/"); // xfs grows only while mounted
+      if (o.growRoot()) {
+        growMounted(g, mps.get("/"));
       }
       OsInfo os;
       if (o.known() != null) {
@@ -237,17 +237,30 @@ public final class GuestfsSession implements ImageSession {
   }
 
   /**
-   * Grows the root file system's partition to the end of the (already enlarged) disk and ext4 to
-   * fill it, before anything is mounted; xfs follows once mounted. Only a root on a plain
-   * partition that is physically last can grow (cloud images put it there for this reason).
+   * Grows the root file system's partition to the end of the (already enlarged) disk, then what
+   * sits on it, before anything is mounted: ext4 directly; an LVM root's physical volume and its
+   * logical volume to all the free space (Rocky's LVM image), then its ext4. xfs and btrfs (a
+   * Fedora root subvolume: {@code btrfsvol:/dev/sda4/root}) follow once mounted
+   * ({@link #growMounted}). Only a root whose partition is physically last can grow (cloud images
+   * put it there for this reason).
    */
-  private static void grow(GuestFS g, String rootDev, EventSink events) throws LibGuestFSException {
-    if (rootDev == null || !rootDev.matches("/dev/[sv]d[a-z]\\d+")) {
-      events.warn("the root file system (" + rootDev + ") is not on a plain partition; it keeps its size");
+  private static void grow(GuestFS g, String root, EventSink events) throws LibGuestFSException {
+    String partition = root;
+    String lv = null;
+    if (root != null && root.startsWith("btrfsvol:")) {
+      java.util.regex.Matcher m = java.util.regex.Pattern.compile("btrfsvol:(/dev/[sv]d[a-z]\\d+)/.*").matcher(root);
+      partition = m.matches() ? m.group(1) : null;
+    } else if (root != null && g.is_lv(root)) {
+      lv = root;
+      partition = physicalVolume(g, root);
+    }
+    if (partition == null || !partition.matches("/dev/[sv]d[a-z]\\d+")) {
+      events.warn("the root file system (" + root + ") is not on a plain partition, a btrfs subvolume of one or an LVM "
+          + "volume group on one; it keeps its size");
       return;
     }
-    String dev = g.part_to_dev(rootDev);
-    int num = g.part_to_partnum(rootDev);
+    String dev = g.part_to_dev(partition);
+    int num = g.part_to_partnum(partition);
     var parts = g.part_list(dev);
     long lastEnd = 0;
     long rootEnd = 0;
@@ -260,7 +273,7 @@ public final class GuestfsSession implements ImageSession {
       }
     }
     if (rootEnd != lastEnd) {
-      events.warn("the root partition " + rootDev + " is not the last one on " + dev + "; it keeps its size");
+      events.warn("the root partition " + partition + " is not the last one on " + dev + "; it keeps its size");
       return;
     }
     boolean gpt = g.part_get_parttype(dev).equals("gpt");
@@ -278,15 +291,45 @@ public final class GuestfsSession implements ImageSession {
       g.part_expand_gpt(dev); // moves the backup GPT header to the new end of the disk
     }
     g.part_resize(dev, num, end);
-    String fs = g.vfs_type(rootDev);
-    if (fs.startsWith("ext")) {
-      g.e2fsck(rootDev, Map.of("correct", Boolean.TRUE, "forceall", Boolean.FALSE));
-      g.resize2fs(rootDev);
-    } else if (!fs.equals("xfs")) {
-      events.warn("the root file system is " + fs + "; only ext2/3/4 and xfs are grown");
+    if (lv != null) {
+      g.pvresize(partition);
+      g.lvresize_free(lv, 100);
     }
-    events.info("grew " + rootDev + " from " + ((rootEnd - rootStart + 1) >> 20) + " MiB to "
-        + ((end * 512 + 512 - rootStart) >> 20) + " MiB");
+    String fs = g.vfs_type(root);
+    if (fs.startsWith("ext")) {
+      g.e2fsck(root, Map.of("correct", Boolean.TRUE, "forceall", Boolean.FALSE));
+      g.resize2fs(root);
+    } else if (!fs.equals("xfs") && !fs.equals("btrfs")) {
+      events.warn("the root file system is " + fs + "; only ext2/3/4, xfs and btrfs are grown");
+    }
+    events.info("grew " + partition + (lv != null ? " and " + lv : "") + " from " + ((rootEnd - rootStart + 1) >> 20)
+        + " MiB to " + ((end * 512 + 512 - rootStart) >> 20) + " MiB");
+  }
+
+  /** The one partition an LVM logical volume's volume group lives on, or null (several, or none). */
+  private static String physicalVolume(GuestFS g, String lv) throws LibGuestFSException {
+    String vg = lv.split("/").length == 4 ? lv.split("/")[2] : null; // /dev/VG/LV
+    if (vg == null) {
+      return null;
+    }
+    java.util.Set<String> uuids = new java.util.HashSet<>(java.util.Arrays.asList(g.vgpvuuids(vg)));
+    List<String> pvs = new ArrayList<>();
+    for (String pv : g.pvs()) {
+      if (uuids.contains(g.pvuuid(pv))) { // pvuuid and vgpvuuids spell a UUID alike (pvs_full does not)
+        pvs.add(g.canonical_device_name(pv));
+      }
+    }
+    return pvs.size() == 1 ? pvs.get(0) : null;
+  }
+
+  /** xfs and btrfs grow only while mounted: the root, mounted at /, to all its (grown) device. */
+  private static void growMounted(GuestFS g, String root) throws LibGuestFSException {
+    String fs = g.vfs_type(root);
+    if (fs.equals("xfs")) {
+      g.xfs_growfs("/");
+    } else if (fs.equals("btrfs")) {
+      g.btrfs_filesystem_resize("/", Map.of());
+    }
   }
 
   /**

@@ -33,7 +33,7 @@ public final class CleanupStep implements Step {
       "/root/.bash_history", "/home/*/.bash_history", "/root/.lesshst", "/root/.viminfo",
       "/tmp/*", "/tmp/.[!.]*", "/var/tmp/*",
       "/var/cache/apt/*.bin", "/var/cache/apt/archives/*.deb", "/var/lib/apt/lists/*_Packages*",
-      "/var/lib/apt/lists/*Release*", "/var/cache/dnf/*", "/var/cache/yum/*",
+      "/var/lib/apt/lists/*Release*", "/var/cache/dnf/*", "/var/cache/yum/*", "/var/cache/libdnf5/*",
       "/var/log/journal/*",
       "/var/cache/assemble", "/usr/sbin/policy-rc.d",
       // caches and backups that hold inode numbers, times or the build's order: never the same twice

@@ -15,7 +15,8 @@ import java.util.List;
  * in as one tar stream from the content store, then {@code apt-get install --no-install-recommends}
  * on the local {@code .deb}s (apt orders Pre-Depends; plain dpkg -i would not; the appliance has
  * no network, so apt cannot fetch anything else — and {@code --no-download} would stop it from
- * copying the local files into its archive directory), or {@code dnf --disablerepo='*'} on the local {@code .rpm}s, with a
+ * copying the local files into its archive directory), or {@code dnf --disablerepo='*'} (dnf5's
+ * {@code --disable-repo='*'} where the image has dnf5) on the local {@code .rpm}s, with a
  * {@code policy-rc.d} so no service starts inside the appliance. kubeadm, kubelet and kubectl are
  * held (apt; dnf's {@code .repo} excludes them); the files and caches are removed afterwards.
  */
@@ -82,9 +83,18 @@ public final class PackagesStep implements Step {
       b.append("apt-get clean\n");
     } else {
       // systemd does not run in the appliance: scriptlets that try to start services just fail softly.
-      b.append("dnf install -y -q --disablerepo='*' --setopt=install_weak_deps=False --setopt=tsflags=nodocs ")
+      // Every repository is disabled: EL's dnf.conf has skip_if_unavailable=False, so loading one
+      // the appliance cannot reach would fail the install; dnf gets exactly the lock's files.
+      // Fedora 41+ has dnf5 (/usr/bin/dnf is a link to it): its own spellings, its own cache.
+      b.append("if [ -x /usr/bin/dnf5 ]; then\n");
+      b.append("  dnf5 install -y -q --disable-repo='*' --setopt=install_weak_deps=False --no-docs ")
           .append(DIR).append("/*.rpm\n");
-      b.append("dnf clean all\n");
+      b.append("  dnf5 clean all\n");
+      b.append("else\n");
+      b.append("  dnf install -y -q --disablerepo='*' --setopt=install_weak_deps=False --setopt=tsflags=nodocs ")
+          .append(DIR).append("/*.rpm\n");
+      b.append("  dnf clean all\n");
+      b.append("fi\n");
     }
     b.append("rm -rf /var/cache/assemble\n");
     return b.toString();

@@ -22,13 +22,15 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The EL9 GenericCloud disk layout as Rocky's kickstart makes it (GPT: 1 MiB BIOS boot, 100 MiB
- * ESP, xfs {@code /boot} with the XBOOTLDR type, xfs root last with the x86-64 root type, fstab by
- * UUID) with identity files only (os-release, the release file and its redhat-release and
- * system-release links, {@code /bin -> usr/bin}, one x86-64 binary, no debian_version): what
- * inspection, mounting, growing and the OS check see of a real Rocky or AlmaLinux image. It
- * cannot prove anything about their packages (the rpm-family stand-in of issue 15 does that).
- * libguestfs 1.48 calls AlmaLinux "redhat-based"; the session must say almalinux 9.4.
+ * The rpm family's disk layouts with identity files only (os-release, the release file and its
+ * redhat-release and system-release links, {@code /bin -> usr/bin}, one x86-64 binary, no
+ * debian_version): what inspection, mounting, growing and the OS check see of real images.
+ * Rocky 9 GenericCloud-LVM (GPT: BIOS boot, ESP, xfs {@code /boot} with the XBOOTLDR type, the last
+ * partition an LVM physical volume of VG {@code rocky} whose LV {@code root} is the xfs root), AlmaLinux
+ * 9 GenericCloud (the same with a plain xfs root; libguestfs 1.48 calls AlmaLinux "redhat-based", the
+ * session must say almalinux 9.4), Fedora Cloud 40 (ext4 {@code /boot}, a btrfs file system with
+ * subvolumes {@code root}, {@code home}, {@code var}). The plain-xfs Rocky layout, with packages,
+ * is the rpm-family stand-in's ({@code RpmFamilyBuildIT}). Nothing here proves anything about packages.
  */
 @Tag("integration")
 class RpmLayoutIT {
@@ -39,14 +41,16 @@ class RpmLayoutIT {
 
   private static Path rocky;
   private static Path alma;
+  private static Path fedora;
 
-  /** Both disks made in one appliance (mkfs.xfs needs libguestfs-xfs in it). */
+  /** The three disks made in one appliance (mkfs.xfs needs libguestfs-xfs in it). */
   @BeforeAll
   static void disks() {
-    rocky = tmp.resolve("rocky-9.raw");
+    rocky = tmp.resolve("rocky-9-lvm.raw");
     alma = tmp.resolve("almalinux-9.raw");
-    SuiteImages.slot("EL9-layout disks", () -> {
-      for (Path d : List.of(rocky, alma)) {
+    fedora = tmp.resolve("fedora-40.raw");
+    SuiteImages.slot("rpm-family layout disks", () -> {
+      for (Path d : List.of(rocky, alma, fedora)) {
         Tools.run(List.of("truncate", "-s", "1G", d.toString())).ok();
       }
       GuestFS g = new GuestFS();
@@ -54,12 +58,53 @@ class RpmLayoutIT {
         if (Guests.accelerator() == io.hypervisor.assembler.model.Accelerator.TCG) {
           g.set_backend_setting("force_tcg", "1");
         }
-        g.add_drive_opts(rocky.toString(), Map.of("format", "raw"));
-        g.add_drive_opts(alma.toString(), Map.of("format", "raw"));
+        for (Path d : List.of(rocky, alma, fedora)) {
+          g.add_drive_opts(d.toString(), Map.of("format", "raw"));
+        }
         Guests.launch(g);
-        layout(g, "/dev/sda", "rocky", "Rocky Linux", "rocky-release", "Rocky Linux release 9.4 (Blue Onyx)");
-        layout(g, "/dev/sdb", "almalinux", "AlmaLinux", "almalinux-release",
-            "AlmaLinux release 9.4 (Seafoam Ocelot)");
+        partitions(g, "/dev/sda");
+        g.pvcreate("/dev/sda4");
+        g.vgcreate("rocky", new String[] {"/dev/sda4"});
+        g.lvcreate_free("root", "rocky", 100);
+        g.mkfs("xfs", "/dev/sda3");
+        g.mkfs("xfs", "/dev/rocky/root");
+        g.mount("/dev/rocky/root", "/");
+        mountBoot(g, "/dev/sda");
+        identity(g, "rocky", "Rocky Linux", "9.4", "el9", "rocky-release", "Rocky Linux release 9.4 (Blue Onyx)");
+        g.write("/etc/fstab", bytes("/dev/mapper/rocky-root / xfs defaults 0 0\n" + bootLines(g, "/dev/sda", "xfs")));
+        g.umount_all();
+
+        partitions(g, "/dev/sdb");
+        g.mkfs("xfs", "/dev/sdb3");
+        g.mkfs("xfs", "/dev/sdb4");
+        g.mount("/dev/sdb4", "/");
+        mountBoot(g, "/dev/sdb");
+        identity(g, "almalinux", "AlmaLinux", "9.4", "el9", "almalinux-release", "AlmaLinux release 9.4 (Seafoam Ocelot)");
+        g.write("/etc/fstab", bytes("UUID=" + g.vfs_uuid("/dev/sdb4") + " / xfs defaults 0 0\n"
+            + bootLines(g, "/dev/sdb", "xfs")));
+        g.umount_all();
+
+        partitions(g, "/dev/sdc");
+        g.mkfs("ext4", "/dev/sdc3");
+        g.mkfs_btrfs(new String[] {"/dev/sdc4"}, Map.of("label", "fedora"));
+        g.mount("/dev/sdc4", "/");
+        for (String sub : List.of("root", "home", "var")) {
+          g.btrfs_subvolume_create("/" + sub);
+        }
+        g.umount_all();
+        g.mount_options("subvol=root", "/dev/sdc4", "/");
+        mountBoot(g, "/dev/sdc");
+        for (String sub : List.of("home", "var")) {
+          g.mkdir_p("/" + sub);
+          g.mount_options("subvol=" + sub, "/dev/sdc4", "/" + sub);
+        }
+        identity(g, "fedora", "Fedora Linux", "40", "f40", "fedora-release", "Fedora release 40 (Forty)");
+        g.write("/usr/bin/dnf", bytes("#!/bin/sh\n")); // inspection says dnf for Fedora only when it is there
+        String uuid = g.vfs_uuid("/dev/sdc4");
+        g.write("/etc/fstab", bytes("UUID=" + uuid + " / btrfs subvol=root,compress=zstd:1 0 0\n"
+            + bootLines(g, "/dev/sdc", "ext4")
+            + "UUID=" + uuid + " /home btrfs subvol=home,compress=zstd:1 0 0\n"
+            + "UUID=" + uuid + " /var btrfs subvol=var,compress=zstd:1 0 0\n"));
         g.umount_all();
         g.sync();
       } finally {
@@ -69,8 +114,8 @@ class RpmLayoutIT {
     });
   }
 
-  private static void layout(GuestFS g, String dev, String id, String name, String releaseFile, String release)
-      throws Exception {
+  /** GPT: 1 MiB BIOS boot, 100 MiB ESP (vfat), 300 MiB /boot (XBOOTLDR type), the rest last (root type). */
+  private static void partitions(GuestFS g, String dev) throws Exception {
     g.part_init(dev, "gpt");
     long s = 2048;
     g.part_add(dev, "p", s, s + 2048 - 1);
@@ -82,31 +127,36 @@ class RpmLayoutIT {
     g.part_set_gpt_type(dev, 3, "BC13C2FF-59E6-4262-A352-B275FD6F7172");
     g.part_set_gpt_type(dev, 4, "4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709");
     g.mkfs("vfat", dev + "2");
-    g.mkfs("xfs", dev + "3");
-    g.mkfs("xfs", dev + "4");
-    g.umount_all();
-    g.mount(dev + "4", "/");
+  }
+
+  private static void mountBoot(GuestFS g, String dev) throws Exception {
     g.mkdir_p("/boot");
     g.mount(dev + "3", "/boot");
     g.mkdir_p("/boot/efi");
     g.mount(dev + "2", "/boot/efi");
+  }
+
+  private static String bootLines(GuestFS g, String dev, String bootFs) throws Exception {
+    return "UUID=" + g.vfs_uuid(dev + "3") + " /boot " + bootFs + " defaults 0 0\n"
+        + "UUID=" + g.vfs_uuid(dev + "2") + " /boot/efi vfat umask=0077,shortname=winnt 0 2\n";
+  }
+
+  private static void identity(GuestFS g, String id, String name, String version, String platform, String releaseFile,
+      String release) throws Exception {
     g.mkdir_p("/etc");
     g.mkdir_p("/usr/bin");
     g.mkdir_p("/usr/lib");
     g.ln_s("usr/bin", "/bin");
     g.upload("/bin/ls", "/usr/bin/ls"); // inspection takes the architecture from a binary
-    g.write("/usr/lib/os-release", bytes("NAME=\"" + name + "\"\nVERSION=\"9.4\"\nID=\"" + id + "\"\nID_LIKE=\"rhel "
-        + "centos fedora\"\nVERSION_ID=\"9.4\"\nPLATFORM_ID=\"platform:el9\"\nPRETTY_NAME=\"" + name + " 9.4\"\n"));
+    g.write("/usr/lib/os-release", bytes("NAME=\"" + name + "\"\nVERSION=\"" + version + "\"\nID=\"" + id
+        + "\"\nVERSION_ID=\"" + version + "\"\nPLATFORM_ID=\"platform:" + platform + "\"\nPRETTY_NAME=\"" + name + " "
+        + version + "\"\n"));
     g.ln_s("../usr/lib/os-release", "/etc/os-release");
     g.write("/etc/" + releaseFile, bytes(release + "\n"));
     g.ln_s(releaseFile, "/etc/redhat-release");
     g.ln_s(releaseFile, "/etc/system-release");
     g.write("/etc/hosts", bytes("127.0.0.1 localhost\n"));
-    g.write("/etc/fstab", bytes("UUID=" + g.vfs_uuid(dev + "4") + " / xfs defaults 0 0\n"
-        + "UUID=" + g.vfs_uuid(dev + "3") + " /boot xfs defaults 0 0\n"
-        + "UUID=" + g.vfs_uuid(dev + "2") + " /boot/efi vfat umask=0077,shortname=winnt 0 2\n"));
-    g.write("/etc/assemble-test-image", bytes("EL9 GenericCloud layout with identity files only (RpmLayoutIT)\n"));
-    g.umount_all();
+    g.write("/etc/assemble-test-image", bytes(name + " " + version + " disk layout with identity files only (RpmLayoutIT)\n"));
   }
 
   private static byte[] bytes(String s) {
@@ -122,18 +172,25 @@ class RpmLayoutIT {
   }
 
   @Test
-  void rockyIsInspectedMountedAndItsXfsRootGrowsToTheDisk() {
-    SuiteImages.slot("Rocky 9 layout", () -> {
-      try (GuestfsSession s = GuestfsSession.open(build(rocky, "rocky"), EventSink.NONE)) {
+  void rockyLvmIsInspectedMountedAndItsVolumeAndXfsRootGrowToTheDisk() {
+    SuiteImages.slot("Rocky 9 LVM layout", () -> {
+      java.util.List<String> said = new java.util.concurrent.CopyOnWriteArrayList<>();
+      try (GuestfsSession s = GuestfsSession.open(build(rocky, "rocky"), new EventSink() {
+        @Override
+        public void emit(io.hypervisor.assembler.events.Event e) {
+          said.add(e.toString());
+        }
+      })) {
         assertEquals("rocky", s.os().distro());
         assertEquals(9, s.os().major());
         assertEquals(4, s.os().minor());
         assertEquals("rpm", s.os().packageFormat());
         assertEquals("x86_64", s.os().arch());
-        assertEquals(Map.of("/", "/dev/sda4", "/boot", "/dev/sda3", "/boot/efi", "/dev/sda2"), s.os().mountpoints());
+        assertEquals(Map.of("/", "/dev/rocky/root", "/boot", "/dev/sda3", "/boot/efi", "/dev/sda2"), s.os().mountpoints());
         long root = s.fileSystemBytes("/");
-        // 3 GiB disk less 401 MiB before the root and xfs's own log and metadata
-        assertTrue(root > 2500 * MIB, "the xfs root was grown: " + (root / MIB) + " MiB");
+        // 3 GiB disk less 401 MiB before the root, LVM's metadata and xfs's own log and metadata
+        assertTrue(root > 2500 * MIB, "the partition, the PV, the LV and the xfs root were grown: " + (root / MIB)
+            + " MiB; " + said);
         assertTrue(s.fileSystemBytes("/boot") < 310 * MIB, "/boot is its own xfs, mounted, not grown");
         assertTrue(s.exists("/etc/assemble-test-image"));
         Assembler.checkOs(s.os(), "rocky-9", "dnf");
@@ -142,6 +199,28 @@ class RpmLayoutIT {
         assertTrue(e.getMessage().contains("the base image is rocky 9.4 (rpm), but the recipe says base.os: "
             + "almalinux-9"), e.getMessage());
         assertThrows(AssemblerException.class, () -> Assembler.checkOs(s.os(), "debian-12", "apt"));
+      }
+      return null;
+    });
+  }
+
+  @Test
+  void fedoraBtrfsSubvolumesAreMountedAndTheRootGrowsToTheDisk() {
+    SuiteImages.slot("Fedora 40 btrfs layout", () -> {
+      try (GuestfsSession s = GuestfsSession.open(build(fedora, "fedora"), EventSink.NONE)) {
+        assertEquals("fedora", s.os().distro());
+        assertEquals(40, s.os().major());
+        assertEquals(Map.of("/", "btrfsvol:/dev/sda4/root", "/home", "btrfsvol:/dev/sda4/home",
+            "/var", "btrfsvol:/dev/sda4/var", "/boot", "/dev/sda3", "/boot/efi", "/dev/sda2"), s.os().mountpoints());
+        assertTrue(s.exists("/etc/assemble-test-image"));
+        s.write("/var/written-on-var", bytes("x"), 0644);
+        assertEquals(List.of(), s.list("/home"), "/home is its own (empty) subvolume");
+        long root = s.fileSystemBytes("/");
+        assertTrue(root > 2500 * MIB, "the btrfs file system was grown: " + (root / MIB) + " MiB");
+        assertTrue(s.fileSystemBytes("/boot") < 310 * MIB, "/boot (ext4) is not grown");
+        Assembler.checkOs(s.os(), "fedora-40", "dnf");
+        assertThrows(AssemblerException.class, () -> Assembler.checkOs(s.os(), "fedora-41", "dnf"));
+        assertThrows(AssemblerException.class, () -> Assembler.checkOs(s.os(), "rocky-9", "dnf"));
       }
       return null;
     });

@@ -149,6 +149,24 @@ class StepsTest {
   }
 
   @Test
+  void dnfAndDnf5InstallTheLocksFilesWithEveryRepositoryDisabled() throws Exception {
+    PackagesStep step = new PackagesStep(new PackagesStep.Options("dnf", List.of(
+        new PackagesStep.PackageFile("kubelet", "1.34.2-150500.1.1", Digest.sha256(new byte[0]), 0)), List.of()), null);
+    String script = step.script();
+    // dnf 4 (EL8/9, Fedora <= 40) and dnf5 (Fedora 41+), chosen by what the image has
+    String dnf = "dnf install -y -q --disablerepo='*' --setopt=install_weak_deps=False --setopt=tsflags=nodocs "
+        + PackagesStep.DIR + "/*.rpm";
+    String dnf5 = "dnf5 install -y -q --disable-repo='*' --setopt=install_weak_deps=False --no-docs "
+        + PackagesStep.DIR + "/*.rpm";
+    assertTrue(script.contains("if [ -x /usr/bin/dnf5 ]; then\n  " + dnf5 + "\n  dnf5 clean all\nelse\n  " + dnf
+        + "\n  dnf clean all\nfi\n"), script);
+    assertEquals(List.of("kubelet.rpm"), step.fileNames().stream().map(n -> n.substring(4)).toList());
+    // the shell accepts it (sh -n parses without running)
+    Path f = Files.writeString(tmp.resolve("install.sh"), script);
+    assertEquals(0, new ProcessBuilder("sh", "-n", f.toString()).inheritIO().start().waitFor());
+  }
+
+  @Test
   void packagesGoInAsOneTarAndInstallOfflineWithServicesHeldBack() throws IOException {
     ContentStore store = ContentStore.open(tmp.resolve("cas"));
     Digest a = store.put("deb-a".getBytes(StandardCharsets.UTF_8));
