@@ -257,8 +257,7 @@ public final class Verifier {
     boolean generator;
     List<String> dropIns = new ArrayList<>();
     try {
-      generator = image.exists("/usr/lib/systemd/system-generators/zram-generator")
-          || image.exists("/usr/lib/systemd/zram-generator.conf");
+      generator = io.hypervisor.assembler.steps.SwapStep.zramGenerator(image);
       for (String d : List.of("/etc/systemd/zram-generator.conf.d/*.conf", "/usr/lib/systemd/zram-generator.conf.d/*.conf",
           "/run/systemd/zram-generator.conf.d/*.conf")) {
         dropIns.addAll(image.glob(d));

@@ -2,10 +2,12 @@ package io.hypervisor.assembler.steps;
 
 import io.hypervisor.assembler.events.EventSink;
 import io.hypervisor.assembler.guestfs.ImageSession;
+import io.hypervisor.assembler.model.Distro;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 
 /**
  * dnf family, after every other change: files written offline carry no SELinux labels. The image
@@ -29,18 +31,6 @@ public final class SelinuxRelabelStep implements Step {
     return "selinux-relabel";
   }
 
-  /** A key of /etc/selinux/config ({@code SELINUX}, {@code SELINUXTYPE}), or null. */
-  static String setting(String config, String key) {
-    String value = null;
-    for (String line : config.split("\n")) {
-      String t = line.trim();
-      if (t.startsWith(key + "=")) {
-        value = t.substring(key.length() + 1).trim().replaceAll("^\"|\"$", "");
-      }
-    }
-    return value;
-  }
-
   /** The script that relabels every labelled file system from the root (setfiles crosses mounts). */
   static String script(String setfiles, String fileContexts, List<String> skip) {
     StringBuilder b = new StringBuilder(setfiles).append(" -F");
@@ -57,10 +47,12 @@ public final class SelinuxRelabelStep implements Step {
       return "no SELinux in the image";
     }
     String config = new String(cfg, StandardCharsets.UTF_8);
-    if ("disabled".equals(setting(config, "SELINUX"))) {
+    // the same KEY=value shell syntax as os-release
+    Map<String, String> settings = Distro.osReleaseFields(config);
+    if ("disabled".equals(settings.get("SELINUX"))) {
       return "SELinux disabled in the image";
     }
-    String type = setting(config, "SELINUXTYPE");
+    String type = settings.get("SELINUXTYPE");
     type = type == null || type.isEmpty() ? "targeted" : type;
     String fileContexts = "/etc/selinux/" + type + "/contexts/files/file_contexts";
     String setfiles = null;

@@ -65,12 +65,17 @@ public final class SwapStep implements Step {
       Units.mask(image, "swap.target");
       done.add("swap.target masked");
     }
-    if (!image.glob("/usr/lib/systemd/system-generators/zram-generator").isEmpty()
-        || !image.glob("/usr/lib/systemd/zram-generator.conf").isEmpty()) {
+    if (zramGenerator(image)) {
       // zram-generator reads /etc first; an empty file there means "no zram devices".
       image.write("/etc/systemd/zram-generator.conf", new byte[0], 0644);
       done.add("zram-generator disabled");
     }
     return done.isEmpty() ? "no swap configured" : String.join(", ", done);
+  }
+
+  /** Whether the image has Fedora's zram-generator (its generator or its distribution config). */
+  public static boolean zramGenerator(ImageSession image) throws IOException {
+    return image.exists("/usr/lib/systemd/system-generators/zram-generator")
+        || image.exists("/usr/lib/systemd/zram-generator.conf");
   }
 }
