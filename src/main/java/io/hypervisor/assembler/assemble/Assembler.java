@@ -357,7 +357,8 @@ public final class Assembler {
       return null;
     });
     List<ImageRecord> images = timed("fetch", () -> fetcher.images(effective, locked));
-    List<Step> steps = steps(effective, locked, images, Fetcher.keyrings(effective, keyFiles), store, epoch, work);
+    List<Step> steps = steps(effective, locked, images, Fetcher.keyrings(effective, keyFiles), store, epoch, work,
+        facts.newestChange());
     StepKey key = layers == null ? null : layers.key(steps, effective.diskBytes(), epoch);
     return new Prepared(locked, effective, images, steps, epoch, basePackages, key);
   }
@@ -498,7 +499,7 @@ public final class Assembler {
 
   /** The plan's steps in its order, each with its options. */
   public static List<Step> steps(Plan plan, Lock lock, List<ImageRecord> images, Map<String, byte[]> keyrings,
-      ContentStore store, Instant epoch, Path work) throws IOException {
+      ContentStore store, Instant epoch, Path work, Long baseNewest) throws IOException {
     Map<String, List<ImageFile>> files = files(plan, keyrings);
     List<Step> out = new ArrayList<>();
     for (String name : plan.steps()) {
@@ -517,7 +518,7 @@ public final class Assembler {
         case "image-store" -> new ImageStoreStep(new ImageStoreStep.Options(seed(plan, images, epoch)), store);
         case "cloud-init" -> new CloudInitStep(new CloudInitStep.Options(files.get("cloud-init")));
         case "cleanup" -> new CleanupStep(new CleanupStep.Options(List.of()));
-        case "selinux-relabel" -> new SelinuxRelabelStep(new SelinuxRelabelStep.Options());
+        case "selinux-relabel" -> new SelinuxRelabelStep(new SelinuxRelabelStep.Options(baseNewest));
         case "tree" -> new TreeStep(new TreeStep.Options(epoch.getEpochSecond(), work));
         case "finish" -> new FinishStep(new FinishStep.Options());
         default -> throw new IllegalStateException("the plan names a step this assembler does not have: " + name);

@@ -6,6 +6,7 @@ import io.hypervisor.assembler.pkgrepo.ImageFiles;
 import io.hypervisor.assembler.pkgrepo.apt.PackagesIndex;
 import io.hypervisor.assembler.pkgrepo.rpm.RpmInstalled;
 import io.hypervisor.assembler.plan.Plan;
+import io.hypervisor.assembler.steps.SelinuxRelabelStep;
 import java.io.IOException;
 import java.util.Base64;
 import java.util.LinkedHashMap;
@@ -16,17 +17,19 @@ import java.util.Map;
  * What a build reads from its base before it changes anything: the identity as inspected, the
  * base's own date (its package database's time), the package database, the package configuration
  * the resolvers and the fetch read (the same snapshot {@code assemble plan --lock} resolves
- * against), and the sha256 of every partition but the root's. All of it is a function of the base
+ * against), the sha256 of every partition but the root's, and the newest ctime on its file
+ * systems (what the relabel tells the build's own changes by). All of it is a function of the base
  * image's bytes, so it is kept in the step cache by the base's digest: a build that finds it, and
  * a cached layer, launches its one appliance on that layer and never on the base.
  *
  * @param files the package configuration's files (base64), as {@link Locker#snapshot} copies them
  * @param dirs the directory listings of that walk
+ * @param newestChange the newest ctime (seconds) on the base's file systems, or null (no SELinux in the image)
  */
 record BaseFacts(int version, ImageSession.OsInfo os, long epoch, Map<String, String> outsideRoot,
-    String packageDatabase, Map<String, String> files, Map<String, List<String>> dirs) {
+    String packageDatabase, Map<String, String> files, Map<String, List<String>> dirs, Long newestChange) {
   /** Bump when what is recorded changes: older records are then read again from the base. */
-  static final int VERSION = 2; // 2: the OS named by os-release (facts of 1 are read again)
+  static final int VERSION = 3; // 2: the OS named by os-release; 3: the newest change
   private static final ObjectMapper JSON = new ObjectMapper();
 
   BaseFacts {
@@ -42,7 +45,8 @@ record BaseFacts(int version, ImageSession.OsInfo os, long epoch, Map<String, St
     Locker.walkConfiguration(new SessionFiles(image), plan, (path, bytes) -> files.put(path,
         Base64.getEncoder().encodeToString(bytes)), dirs::put);
     byte[] db = Locker.packageDatabase(image, plan);
-    return new BaseFacts(VERSION, image.os(), epoch, outsideRoot, Base64.getEncoder().encodeToString(db), files, dirs);
+    return new BaseFacts(VERSION, image.os(), epoch, outsideRoot, Base64.getEncoder().encodeToString(db), files, dirs,
+        SelinuxRelabelStep.newestChange(image));
   }
 
   /** The package configuration as the resolvers read it (a file not recorded does not exist). */

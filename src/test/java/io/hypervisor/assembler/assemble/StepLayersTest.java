@@ -134,12 +134,12 @@ class StepLayersTest {
     BaseFacts f = new BaseFacts(BaseFacts.VERSION, os, 1_700_000_000L, Map.of("/dev/sda15", "ff".repeat(32)),
         java.util.Base64.getEncoder().encodeToString("Package: bash\nStatus: install ok installed\n".getBytes()),
         Map.of("/etc/apt/sources.list", java.util.Base64.getEncoder().encodeToString("deb x y\n".getBytes())),
-        Map.of("/etc/apt", List.of("sources.list")));
+        Map.of("/etc/apt", List.of("sources.list")), 1_700_000_123L);
     BaseFacts back = BaseFacts.parse(f.json());
     assertEquals(f, back);
     assertEquals("deb x y\n", new String(back.configuration().read("/etc/apt/sources.list")));
     assertNull(back.configuration().read("/etc/shadow"), "what the walk did not copy does not exist");
-    BaseFacts other = new BaseFacts(BaseFacts.VERSION + 1, os, 1, Map.of(), "", Map.of(), Map.of());
+    BaseFacts other = new BaseFacts(BaseFacts.VERSION + 1, os, 1, Map.of(), "", Map.of(), Map.of(), null);
     assertNull(BaseFacts.parse(other.json()), "facts of another version are read from the base again");
     assertNull(BaseFacts.parse("{broken".getBytes()));
   }

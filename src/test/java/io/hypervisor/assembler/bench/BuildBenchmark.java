@@ -191,7 +191,7 @@ public final class BuildBenchmark {
     Map<String, byte[]> keyFiles = fetcher.keyFiles(plan, lock);
     List<ImageRecord> images = fetcher.images(plan, lock);
     PackagesStep packages = (PackagesStep) Assembler.steps(plan, lock, images, Fetcher.keyrings(plan, keyFiles), store,
-        java.time.Instant.EPOCH, dir)
+        java.time.Instant.EPOCH, dir, null)
         .stream().filter(s -> s.name().equals("packages")).findFirst().orElseThrow();
     Path debs = dir.resolve("packages");
     Files.createDirectories(debs);

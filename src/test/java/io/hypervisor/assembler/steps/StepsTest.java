@@ -85,7 +85,7 @@ class StepsTest {
     image.symlink("/usr/lib/systemd/system/firewalld.service", "/etc/systemd/system/multi-user.target.wants/firewalld.service");
     image.symlink("/usr/lib/systemd/system/firewalld.service", "/etc/systemd/system/dbus-org.fedoraproject.FirewallD1.service");
     new SelinuxStep(new SelinuxStep.Options("permissive")).apply(image, EventSink.NONE);
-    new SelinuxRelabelStep(new SelinuxRelabelStep.Options()).apply(image, EventSink.NONE);
+    new SelinuxRelabelStep(new SelinuxRelabelStep.Options(null)).apply(image, EventSink.NONE);
     assertEquals("# comment\nSELINUX=permissive\nSELINUXTYPE=targeted\n", text("/etc/selinux/config"));
     assertEquals(Units.State.MASKED, Units.state(image, "firewalld.service"));
     assertNull(image.readlink("/etc/systemd/system/multi-user.target.wants/firewalld.service"));
@@ -103,19 +103,31 @@ class StepsTest {
   }
 
   @Test
-  void relabelsWithTheImagesSetfilesAndThePolicyItNames() throws IOException {
+  void relabelsWithTheImagesSetfilesAndThePolicyItNames() throws Exception {
     // SELINUXTYPE is read, not assumed: Debian's policy is "default", EL's "targeted"
     file("/etc/selinux/config", "SELINUX=permissive\nSELINUXTYPE=\"default\"\n");
     file("/etc/selinux/default/contexts/files/file_contexts", "/.* system_u:object_r:default_t:s0\n");
     file("/usr/sbin/setfiles", "");
-    String s = new SelinuxRelabelStep(new SelinuxRelabelStep.Options()).apply(image, EventSink.NONE);
-    assertEquals("relabelled with the image's /usr/sbin/setfiles and its default policy", s);
+    String s = new SelinuxRelabelStep(new SelinuxRelabelStep.Options(null)).apply(image, EventSink.NONE);
+    assertEquals("relabelled everything with the image's /usr/sbin/setfiles and its default policy"
+        + " (the base's newest change is not known)", s);
     assertEquals(List.of("/usr/sbin/setfiles -F -e /proc -e /sys -e /dev -e /run "
         + "/etc/selinux/default/contexts/files/file_contexts /\n"), image.scripts);
     assertFalse(image.exists("/.autorelabel"));
+    // the base's newest change known: what changed after it, if the base is labelled
+    image.scripts.clear();
+    new SelinuxRelabelStep(new SelinuxRelabelStep.Options(1_700_000_000L)).apply(image, EventSink.NONE);
+    String script = image.scripts.get(0);
+    assertTrue(script.contains("find / \\( -path /proc -o -path /sys -o -path /dev -o -path /run \\) -prune -o "
+        + "-newerct @1700000000 ! -type d -print0"), script);
+    assertTrue(script.contains("-newerct @1700000000 -type d -printf '%Z%p\\0'"), script);
+    assertTrue(script.contains("/usr/sbin/setfiles -F -0 -f " + SelinuxRelabelStep.LIST
+        + " /etc/selinux/default/contexts/files/file_contexts >&2"), script);
+    assertEquals(0, new ProcessBuilder("sh", "-n", Files.writeString(tmp.resolve("relabel.sh"), script).toString())
+        .inheritIO().start().waitFor());
     // a policy the image does not carry: relabel at first boot, and say why
     file("/etc/selinux/config", "SELINUX=enforcing\nSELINUXTYPE=mls\n");
-    s = new SelinuxRelabelStep(new SelinuxRelabelStep.Options()).apply(image, EventSink.NONE);
+    s = new SelinuxRelabelStep(new SelinuxRelabelStep.Options(1_700_000_000L)).apply(image, EventSink.NONE);
     assertTrue(s.contains("no /etc/selinux/mls/contexts/files/file_contexts"), s);
     assertTrue(image.exists("/.autorelabel"));
   }
