@@ -657,7 +657,7 @@ public final class GuestfsSession implements ImageSession {
       throw new IOException("this session was opened without a FIFO maker; tar streams need one");
     }
     List<String> others = new ArrayList<>(mountOrder);
-    others.remove("/");
+    others.removeAll(os.rootMounts()); // a btrfs root's other subvolumes stay: they are its content
     java.util.Collections.reverse(others);
     List<String> unmounted = new ArrayList<>();
     java.nio.file.Files.createDirectories(options.workDir());

@@ -16,6 +16,33 @@ public interface ImageSession extends AutoCloseable {
     public OsInfo {
       mountpoints = Map.copyOf(mountpoints);
     }
+
+    /**
+     * The mount points of the root's own file system, parents first: "/" and, when it is btrfs,
+     * the same file system's other subvolumes (Fedora's /home and /var), which are the root's
+     * content as much as its root subvolume is.
+     */
+    public List<String> rootMounts() {
+      String root = mountpoints.get("/");
+      String fs = btrfsDevice(root) != null ? btrfsDevice(root) : root;
+      List<String> out = new java.util.ArrayList<>();
+      out.add("/");
+      mountpoints.keySet().stream().sorted().forEach(mp -> {
+        if (!mp.equals("/") && fs != null && fs.equals(btrfsDevice(mountpoints.get(mp)))) {
+          out.add(mp);
+        }
+      });
+      return out;
+    }
+
+    /** The device of libguestfs's "btrfsvol:DEVICE/SUBVOLUME", or null for any other device. */
+    static String btrfsDevice(String device) {
+      java.util.regex.Matcher m = BTRFSVOL.matcher(device == null ? "" : device);
+      return m.find() ? m.group(1) : null;
+    }
+
+    private static final java.util.regex.Pattern BTRFSVOL =
+        java.util.regex.Pattern.compile("^btrfsvol:(/dev/(?:mapper/)?[^/]+)/");
   }
 
   OsInfo os();
@@ -94,7 +121,8 @@ public interface ImageSession extends AutoCloseable {
   /**
    * Streams the root file system alone as a tar (numeric owners, extended attributes, SELinux
    * labels, ACLs; other file systems unmounted meanwhile, so their mount points appear as the
-   * root file system holds them) to {@code sink}.
+   * root file system holds them; a btrfs root's other subvolumes, {@link OsInfo#rootMounts}, stay
+   * mounted) to {@code sink}.
    */
   default void tarOutRoot(TarSink sink) throws IOException {
     tarOutRoot(List.of(), sink);

@@ -55,10 +55,13 @@ public final class TreeStep implements Step {
     this.earlier = earlier;
   }
 
-  /** The shell that sets every later time back to the epoch, on the root file system only. */
-  public String clampScript() {
+  /**
+   * The shell that sets every later time back to the epoch, on the root file system only (all of
+   * its mounts: a btrfs root's subvolumes are file systems of their own to -xdev).
+   */
+  public String clampScript(List<String> rootMounts) {
     long e = options.epoch();
-    return "find / -xdev -newermt @" + e + " -exec touch -h -d @" + e + " {} +\n";
+    return "find " + String.join(" ", rootMounts) + " -xdev -newermt @" + e + " -exec touch -h -d @" + e + " {} +\n";
   }
 
   /** The guest's clock now, in seconds, one second early (so nothing changed later is missed). */
@@ -80,7 +83,7 @@ public final class TreeStep implements Step {
         events.debug("the paths changed since the layer could not be listed: " + e.getMessage());
       }
     }
-    image.run("setting file times after the epoch back to it", clampScript());
+    image.run("setting file times after the epoch back to it", clampScript(image.os().rootMounts()));
     Path spool = options.work().resolve("root-tree.spool");
     if (earlier != null && changed != null) {
       try {
@@ -123,13 +126,16 @@ public final class TreeStep implements Step {
     }
   }
 
-  /** Paths of the root file system whose ctime is after {@code since} (relative, no "./"). */
+  /** Paths of the root file system (all its mounts) whose ctime is after {@code since} (relative, no "./"). */
   static Set<String> changedSince(ImageSession image, long since) throws IOException {
     Set<String> out = new HashSet<>();
-    for (String line : image.command(List.of("find", "/", "-xdev", "-newerct", "@" + since, "-printf", "%P\\n"))
-        .split("\n")) {
-      if (!line.isEmpty()) {
-        out.add(line);
+    for (String mount : image.os().rootMounts()) {
+      String prefix = mount.equals("/") ? "" : mount.substring(1) + "/";
+      for (String line : image.command(List.of("find", mount, "-xdev", "-newerct", "@" + since, "-printf", "%P\\n"))
+          .split("\n")) {
+        if (!line.isEmpty()) {
+          out.add(prefix + line);
+        }
       }
     }
     return out;

@@ -1,6 +1,7 @@
 package io.hypervisor.assembler.assemble;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -8,6 +9,8 @@ import com.redhat.et.libguestfs.GuestFS;
 import io.hypervisor.assembler.events.EventSink;
 import io.hypervisor.assembler.guestfs.GuestfsSession;
 import io.hypervisor.assembler.model.AssemblerException;
+import io.hypervisor.assembler.steps.SelinuxStep;
+import io.hypervisor.assembler.steps.Units;
 import io.hypervisor.assembler.sys.Posix;
 import io.hypervisor.assembler.testworld.Guests;
 import io.hypervisor.assembler.testworld.SuiteImages;
@@ -27,9 +30,10 @@ import org.junit.jupiter.api.io.TempDir;
  * debian_version): what inspection, mounting, growing and the OS check see of real images.
  * Rocky 9 GenericCloud-LVM (GPT: BIOS boot, ESP, xfs {@code /boot} with the XBOOTLDR type, the last
  * partition an LVM physical volume of VG {@code rocky} whose LV {@code root} is the xfs root), AlmaLinux
- * 9 GenericCloud (the same with a plain xfs root; libguestfs 1.48 calls AlmaLinux "redhat-based", the
- * session must say almalinux 9.4), Fedora Cloud 40 (ext4 {@code /boot}, a btrfs file system with
- * subvolumes {@code root}, {@code home}, {@code var}). The plain-xfs Rocky layout, with packages,
+ * 9 GenericCloud (the same with a plain xfs root and an enabled firewalld, which the selinux-firewalld
+ * step masks; libguestfs 1.48 calls AlmaLinux "redhat-based", the session must say almalinux 9.4),
+ * Fedora Cloud 40 (ext4 {@code /boot}, a btrfs file system with subvolumes {@code root}, {@code home},
+ * {@code var}, which the root's tree holds). The plain-xfs Rocky layout, with packages,
  * is the rpm-family stand-in's ({@code RpmFamilyBuildIT}). Nothing here proves anything about packages.
  */
 @Tag("integration")
@@ -80,6 +84,15 @@ class RpmLayoutIT {
         g.mount("/dev/sdb4", "/");
         mountBoot(g, "/dev/sdb");
         identity(g, "almalinux", "AlmaLinux", "9.4", "el9", "almalinux-release", "AlmaLinux release 9.4 (Seafoam Ocelot)");
+        // AlmaLinux's cloud image has firewalld, enabled (Rocky's and Fedora's have none)
+        g.mkdir_p("/usr/lib/systemd/system");
+        g.write("/usr/lib/systemd/system/firewalld.service", bytes("[Unit]\nDescription=firewalld (RpmLayoutIT)\n"
+            + "[Install]\nWantedBy=multi-user.target\nAlias=dbus-org.fedoraproject.FirewallD1.service\n"));
+        g.mkdir_p("/etc/systemd/system/multi-user.target.wants");
+        g.ln_s("/usr/lib/systemd/system/firewalld.service", "/etc/systemd/system/multi-user.target.wants/firewalld.service");
+        g.ln_s("/usr/lib/systemd/system/firewalld.service", "/etc/systemd/system/dbus-org.fedoraproject.FirewallD1.service");
+        g.mkdir_p("/etc/selinux");
+        g.write("/etc/selinux/config", bytes("SELINUX=enforcing\nSELINUXTYPE=targeted\n"));
         g.write("/etc/fstab", bytes("UUID=" + g.vfs_uuid("/dev/sdb4") + " / xfs defaults 0 0\n"
             + bootLines(g, "/dev/sdb", "xfs")));
         g.umount_all();
@@ -215,6 +228,19 @@ class RpmLayoutIT {
         assertTrue(s.exists("/etc/assemble-test-image"));
         s.write("/var/written-on-var", bytes("x"), 0644);
         assertEquals(List.of(), s.list("/home"), "/home is its own (empty) subvolume");
+        // the root's tree (manifest, step cache) holds its other subvolumes, not /boot's file system
+        List<String> listed = s.listRoot();
+        assertTrue(listed.contains("var/written-on-var") && listed.contains("etc/os-release"), listed.toString());
+        assertFalse(listed.stream().anyMatch(p -> p.startsWith("boot/") || p.startsWith("boot/efi/")), listed.toString());
+        java.util.Set<String> tarred = new java.util.HashSet<>();
+        s.tarOutRoot(in -> {
+          try (var tar = new org.apache.commons.compress.archivers.tar.TarArchiveInputStream(in)) {
+            for (var e = tar.getNextEntry(); e != null; e = tar.getNextEntry()) {
+              tarred.add(e.getName().replaceFirst("^\\./", ""));
+            }
+          }
+        });
+        assertTrue(tarred.contains("var/written-on-var"), tarred.toString());
         long root = s.fileSystemBytes("/");
         assertTrue(root > 2500 * MIB, "the btrfs file system was grown: " + (root / MIB) + " MiB");
         assertTrue(s.fileSystemBytes("/boot") < 310 * MIB, "/boot (ext4) is not grown");
@@ -229,13 +255,19 @@ class RpmLayoutIT {
   @Test
   void almaLinuxIsAlmaLinuxNotRedhatBased() {
     SuiteImages.slot("AlmaLinux 9 layout", () -> {
-      try (GuestfsSession s = GuestfsSession.open(GuestfsSession.Options.readOnly(alma, "raw", Guests.accelerator(),
-          Duration.ofMinutes(10)).withCpus(Integer.parseInt(Guests.CPUS)), EventSink.NONE)) {
+      try (GuestfsSession s = GuestfsSession.open(build(alma, "alma"), EventSink.NONE)) {
         assertEquals("almalinux", s.os().distro(), "os-release's ID, where libguestfs says redhat-based");
         assertEquals(9, s.os().major());
         assertEquals(4, s.os().minor());
         Assembler.checkOs(s.os(), "almalinux-9", "dnf");
         Assembler.checkOs(s.os(), "almalinux-9.4", "dnf");
+        // firewalld present and enabled: the step disables and masks it, and verify's reading agrees
+        assertEquals(Units.State.ENABLED, Units.state(s, "firewalld.service"));
+        assertEquals("SELINUX=permissive, firewalld disabled and masked",
+            new SelinuxStep(new SelinuxStep.Options("permissive")).apply(s, EventSink.NONE));
+        assertEquals(Units.State.MASKED, Units.state(s, "firewalld.service"));
+        assertFalse(s.exists("/etc/systemd/system/multi-user.target.wants/firewalld.service"));
+        assertFalse(s.exists("/etc/systemd/system/dbus-org.fedoraproject.FirewallD1.service"));
         assertThrows(AssemblerException.class, () -> Assembler.checkOs(s.os(), "rocky-9", "dnf"));
       }
       return null;

@@ -98,6 +98,14 @@ class TreeStepTest {
   }
 
   @Test
+  void theClampCoversEveryMountOfTheRootFileSystem() throws IOException {
+    TreeStep t = step("clamp");
+    assertEquals("find / -xdev -newermt @1700000000 -exec touch -h -d @1700000000 {} +\n", t.clampScript(List.of("/")));
+    assertEquals("find / /home /var -xdev -newermt @1700000000 -exec touch -h -d @1700000000 {} +\n",
+        t.clampScript(List.of("/", "/home", "/var")));
+  }
+
+  @Test
   void aWarmBuildReadsOnlyWhatChangedAndGetsTheFullTree() throws Exception {
     Path layer = layer();
     Path saved = Files.createDirectories(tmp.resolve("saved"));
