@@ -233,11 +233,10 @@ class RpmLayoutIT {
         assertTrue(listed.contains("var/written-on-var") && listed.contains("etc/os-release"), listed.toString());
         assertFalse(listed.stream().anyMatch(p -> p.startsWith("boot/") || p.startsWith("boot/efi/")), listed.toString());
         java.util.Set<String> tarred = new java.util.HashSet<>();
-        s.tarOutRoot(in -> {
-          try (var tar = new org.apache.commons.compress.archivers.tar.TarArchiveInputStream(in)) {
-            for (var e = tar.getNextEntry(); e != null; e = tar.getNextEntry()) {
-              tarred.add(e.getName().replaceFirst("^\\./", ""));
-            }
+        s.tarOutRoot(in -> { // not closed here: the session drains the stream after the sink
+          var tar = new org.apache.commons.compress.archivers.tar.TarArchiveInputStream(in);
+          for (var e = tar.getNextEntry(); e != null; e = tar.getNextEntry()) {
+            tarred.add(e.getName().replaceFirst("^\\./", ""));
           }
         });
         assertTrue(tarred.contains("var/written-on-var"), tarred.toString());
