@@ -100,13 +100,14 @@ public final class SelinuxRelabelStep implements Step {
 
   /**
    * Labels what changed after {@code since} when the base is labelled (its /usr/bin has a
-   * context), else everything. Changed files get labels; a changed directory only when it has
+   * context) and the guest's clock is past {@code since}, else everything. Changed files get labels; a changed directory only when it has
    * none (a new one: setfiles descends into every directory it is given, and an old directory
    * that gained entries keeps its label). Prints the count, or "all" (setfiles' own output goes to stderr).
    */
   static String changedScript(String setfiles, String fileContexts, List<String> skip, List<String> roots, long since) {
     String changed = "-newerct @" + since;
-    return "if [ -n \"$(find /usr/bin -maxdepth 0 -printf '%Z' 2>/dev/null)\" ]; then\n"
+    // a base changed after the guest's clock (a skewed host clock) cannot tell the build's changes apart
+    return "if [ \"$(date +%s)\" -gt " + since + " ] && [ -n \"$(find /usr/bin -maxdepth 0 -printf '%Z' 2>/dev/null)\" ]; then\n"
         + "  { " + find(skip, changed + " ! -type d -print0") + "\n"
         + "    " + find(skip, changed + " -type d -printf '%Z%p\\0'") + " 2>/dev/null | { grep -z '^/' || true; }\n"
         + "  } > " + LIST + "\n"
@@ -162,7 +163,7 @@ public final class SelinuxRelabelStep implements Step {
     }
     String out = image.sh("set -e\n" + changedScript(setfiles, fileContexts, skip, roots, options.baseNewest())).trim();
     if (out.equals("all")) {
-      return "relabelled everything" + by + " (the base is not labelled)";
+      return "relabelled everything" + by + " (the base is not labelled, or changed after this clock)";
     }
     return "relabelled " + out + " paths the build changed" + by + " (the base is labelled)";
   }
