@@ -72,6 +72,12 @@ public interface ImageSession extends AutoCloseable {
   /** A file's sha256, hex, computed where the file is (no copy out of the image). */
   String sha256(String path) throws IOException;
 
+  /**
+   * The sha256 (hex) of every regular file under a directory, by path relative to it, in one
+   * call where the files are; empty when the directory does not exist.
+   */
+  Map<String, String> sha256Under(String dir) throws IOException;
+
   /** A file's size in bytes, or -1 when it does not exist. */
   long size(String path) throws IOException;
 

@@ -122,6 +122,21 @@ class DirectorySession implements ImageSession {
   }
 
   @Override
+  public Map<String, String> sha256Under(String dir) throws IOException {
+    Path d = at(dir);
+    Map<String, String> sums = new java.util.TreeMap<>();
+    if (!Files.isDirectory(d)) {
+      return sums;
+    }
+    try (Stream<Path> s = Files.walk(d)) {
+      for (Path f : s.filter(Files::isRegularFile).toList()) {
+        sums.put(d.relativize(f).toString(), sha256("/" + root.relativize(f)));
+      }
+    }
+    return sums;
+  }
+
+  @Override
   public long size(String path) throws IOException {
     return Files.exists(at(path)) ? Files.size(at(path)) : -1;
   }

@@ -204,6 +204,27 @@ class StepsIT {
   }
 
   @Test
+  void readsEveryKindOfFileExactly() throws IOException {
+    // read() takes small text files from one pread reply and downloads the rest: ASCII, UTF-8
+    // (dpkg's status names maintainers), binary with a NUL early or a high byte first (a keyring),
+    // empty, and one past the pread limit; each must be the bytes the appliance hashes.
+    for (String p : List.of("/etc/passwd", "/var/lib/dpkg/status", "/usr/bin/ls", "/etc/machine-id",
+        "/etc/apt/keyrings/kubernetes-apt-keyring.gpg", "/usr/bin/containerd")) {
+      byte[] b = worker.read(p);
+      assertEquals(worker.size(p), b.length, p);
+      assertEquals(worker.sha256(p), io.hypervisor.assembler.model.Digest.sha256(b).encoded(), p);
+    }
+    assertTrue(new String(worker.read("/var/lib/dpkg/status"), StandardCharsets.UTF_8).chars().anyMatch(c -> c > 0x7f),
+        "the status file has non-ASCII text: the checked path ran");
+    assertTrue(worker.size("/usr/bin/containerd") > 1 << 20);
+    String blobs = "/var/lib/containerd/io.containerd.content.v1.content/blobs/sha256";
+    Map<String, String> sums = worker.sha256Under(blobs);
+    assertEquals(new TreeSet<>(worker.list(blobs)), sums.keySet());
+    sums.forEach((name, sum) -> assertEquals(name, sum, "a content blob is named by its sha256"));
+    assertEquals(Map.of(), worker.sha256Under("/nonexistent"));
+  }
+
+  @Test
   void finish() throws IOException {
     // A clean unmount: the root file system's state is "clean", so first boot needs no fsck.
     // Read by the appliance's tune2fs, not the image's dumpe2fs through `command`: that one needs
