@@ -261,7 +261,7 @@ public final class Assembler {
           }
           if (step instanceof FinishStep) {
             // The tree is read; before the file systems close, decide whether the disk can be the same bytes.
-            reproduction = reproduction(p.plan(), image, p.steps(), untouched);
+            reproduction = timed("reproduction", () -> reproduction(p.plan(), image, p.steps(), untouched));
           }
           if (layer != null && cached.contains(step)) {
             try (EventSink.Step s = events.step(step.name(), null)) {
