@@ -241,7 +241,8 @@ public final class Assembler {
         if (facts == null) {
           checkOs(image.os(), planned);
           boolean partitions = layers != null || planned.output().reproducible();
-          facts = BaseFacts.read(image, planned, baseEpoch(image), partitions ? outsideRoot(image) : Map.of());
+          facts = BaseFacts.read(image, planned, baseEpoch(image), partitions ? outsideRoot(base.path(), baseFormat,
+              image.partitions(), image.os().mountpoints().get("/"), work) : Map.of());
           if (layers != null) {
             layers.putFacts(facts);
           }
@@ -250,7 +251,6 @@ public final class Assembler {
         Prepared p = prepared;
         image.environment(Map.of("SOURCE_DATE_EPOCH", Long.toString(p.epoch().getEpochSecond()), "TZ", "UTC",
             "LC_ALL", "C"));
-        Map<String, String> untouched = p.plan().output().reproducible() ? facts.outsideRoot() : Map.of();
         List<Step> cached = p.key() == null ? List.of() : StepLayers.cacheable(p.steps());
         for (Step step : p.steps()) {
           if (step instanceof TreeStep) {
@@ -260,8 +260,9 @@ public final class Assembler {
             checks = timed("verify", () -> verify(image, p.plan(), p.lock()));
           }
           if (step instanceof FinishStep) {
-            // The tree is read; before the file systems close, decide whether the disk can be the same bytes.
-            reproduction = timed("reproduction", () -> reproduction(p.plan(), image, p.steps(), untouched));
+            // The tree is read; before the file systems close, decide whether the disk can be the
+            // same bytes (the partitions outside the root are compared on the host after finish).
+            reproduction = timed("reproduction", () -> reproduction(p.plan(), image, p.steps()));
           }
           if (layer != null && cached.contains(step)) {
             try (EventSink.Step s = events.step(step.name(), null)) {
@@ -301,6 +302,9 @@ public final class Assembler {
         throw new IOException("the plan has no tree step before finish; its manifest cannot be written");
       }
       Prepared p = prepared;
+      Reproduction pending = reproduction;
+      Map<String, String> before = p.plan().output().reproducible() ? facts.outsideRoot() : Map.of();
+      reproduction = timed("reproduction", () -> confirmed(pending, disk, before, work));
       try (RootTree tree = reproduction.tree()) {
         Result r = output(p.plan(), p.lock(), disk, output, partial, new Made(p.images(), p.basePackages(), p.epoch(),
             base, o.attestor(), reproduction), work, checks);
@@ -368,14 +372,22 @@ public final class Assembler {
    * rebuilt from the tree (an ext4 partition, nothing else on the disk changed by the build, no
    * ACLs, e2fsprogs new enough) and the plan asks for it; else "tree", with the reason.
    */
-  record Reproduction(RootTree tree, Ext4Rebuild.Params params, ImageSession.Partition root, String reason) {
+  record Reproduction(RootTree tree, Ext4Rebuild.Params params, ImageSession.Partition root, String reason,
+      List<ImageSession.Partition> outside) {
     boolean bytes() {
       return params != null;
     }
+
+    Reproduction asTree(String why) {
+      return new Reproduction(tree, null, root, why, List.of());
+    }
   }
 
-  private Reproduction reproduction(Plan plan, ImageSession image, List<Step> steps, Map<String, String> before)
-      throws IOException {
+  /**
+   * The decision as far as the open image can make it; a "bytes" answer still lists the
+   * partitions outside the root, which {@link #confirmed} compares with the base on the host.
+   */
+  private Reproduction reproduction(Plan plan, ImageSession image, List<Step> steps) throws IOException {
     RootTree tree = null;
     for (Step s : steps) {
       if (s instanceof TreeStep t) {
@@ -386,10 +398,11 @@ public final class Assembler {
       throw new IOException("the tree step did not run before finish");
     }
     if (!plan.output().reproducible()) {
-      return new Reproduction(tree, null, null, "output.reproducible is false");
+      return new Reproduction(tree, null, null, "output.reproducible is false", List.of());
     }
     String rootDevice = image.os().mountpoints().get("/");
-    ImageSession.Partition root = image.partitions().stream().filter(p -> p.device().equals(rootDevice)).findFirst()
+    List<ImageSession.Partition> partitions = image.partitions(); // parted: ~0.8 s under TCG, so once
+    ImageSession.Partition root = partitions.stream().filter(p -> p.device().equals(rootDevice)).findFirst()
         .orElse(null);
     String reason = null;
     if (root == null) {
@@ -399,9 +412,6 @@ public final class Assembler {
     } else if (!tree.aclPaths().isEmpty()) {
       reason = tree.aclPaths().size() + " paths carry POSIX ACLs (e.g. /" + tree.aclPaths().get(0)
           + "), which a rebuilt file system would not keep";
-    } else if (!before.equals(outsideRoot(image))) {
-      reason = "the build changed the disk outside the root file system (partitions " + changed(before,
-          outsideRoot(image)) + ")";
     } else {
       try {
         Ext4Rebuild.mke2fsVersion();
@@ -411,30 +421,50 @@ public final class Assembler {
     }
     if (reason != null) {
       events.warn("the image will be reproducible as a tree, not byte for byte: " + reason);
-      return new Reproduction(tree, null, root, reason);
+      return new Reproduction(tree, null, root, reason, List.of());
     }
-    return new Reproduction(tree, Ext4Rebuild.Params.of(image.superblock(rootDevice)), root, null);
+    return new Reproduction(tree, Ext4Rebuild.Params.of(image.superblock(rootDevice)), root, null,
+        partitions.stream().filter(p -> p != root).toList());
   }
 
-  /** sha256 of every partition but the root's (the build must leave them as the base had them). */
-  private static Map<String, String> outsideRoot(ImageSession image) throws IOException {
-    String rootDevice = image.os().mountpoints().get("/");
+  /**
+   * The closed work disk still holds the base's bytes in every partition but the root's (the
+   * rebuild replaces only the root's range), or the image is reproducible as a tree only.
+   */
+  private Reproduction confirmed(Reproduction r, Path disk, Map<String, String> before, Path work)
+      throws IOException {
+    if (!r.bytes()) {
+      return r;
+    }
+    Map<String, String> now = outsideRoot(disk, "qcow2", r.outside(), r.root().device(), work);
+    if (now.equals(before)) {
+      return r;
+    }
+    String reason = "the build changed the disk outside the root file system (partitions " + changed(before, now)
+        + ")";
+    events.warn("the image will be reproducible as a tree, not byte for byte: " + reason);
+    return r.asTree(reason);
+  }
+
+  /**
+   * sha256 of every partition but the root's (the build must leave them as the base had them),
+   * read from the image file on the host.
+   */
+  private static Map<String, String> outsideRoot(Path file, String format, List<ImageSession.Partition> partitions,
+      String rootDevice, Path work) throws IOException {
     Map<String, String> out = new java.util.TreeMap<>();
-    for (ImageSession.Partition p : image.partitions()) {
+    for (ImageSession.Partition p : partitions) {
       if (!p.device().equals(rootDevice)) {
-        out.put(p.device(), image.checksumDevice(p.device()));
+        out.put(p.device(), QemuImg.rangeSha256(file, format, p.start(), p.size(), work.resolve("partition.raw")));
       }
     }
     return out;
   }
 
   private static String changed(Map<String, String> a, Map<String, String> b) {
-    List<String> c = new ArrayList<>();
-    a.forEach((k, v) -> {
-      if (!v.equals(b.get(k))) {
-        c.add(k);
-      }
-    });
+    java.util.SortedSet<String> c = new java.util.TreeSet<>(a.keySet());
+    c.addAll(b.keySet());
+    c.removeIf(k -> java.util.Objects.equals(a.get(k), b.get(k)));
     return String.join(", ", c);
   }
 

@@ -29,7 +29,7 @@ import java.util.Map;
 record BaseFacts(int version, ImageSession.OsInfo os, long epoch, Map<String, String> outsideRoot,
     String packageDatabase, Map<String, String> files, Map<String, List<String>> dirs, Long newestChange) {
   /** Bump when what is recorded changes: older records are then read again from the base. */
-  static final int VERSION = 3; // 2: the OS named by os-release; 3: the newest change
+  static final int VERSION = 4; // 2: the OS named by os-release; 3: the newest change; 4: partitions hashed on the host
   private static final ObjectMapper JSON = new ObjectMapper();
 
   BaseFacts {

@@ -1,15 +1,23 @@
 package io.hypervisor.assembler.assemble;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.hypervisor.assembler.model.Digest;
 import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * qemu-img as the build uses it: the work overlay on top of the base image, the compressed output
  * (in-order writes, so the same disk gives the same bytes), and the output's structural check.
  */
 final class QemuImg {
+  private static final ObjectMapper JSON = new ObjectMapper();
+
   private QemuImg() {}
 
   /** A qcow2 overlay backed by {@code base}, of at least {@code size} virtual bytes (the base's size if larger). */
@@ -31,6 +39,35 @@ final class QemuImg {
   /** A sparse raw copy of a disk (for a file system rebuilt in place of the root partition). */
   static void toRaw(Path from, Path to) throws IOException {
     run(List.of("qemu-img", "convert", "-O", "raw", from.toString(), to.toString()), 3600);
+  }
+
+  /**
+   * The sha256 of bytes [offset, offset + size) of a disk image as a guest reads them, computed on
+   * the host: qemu-img reads the range through the image's format (and its backing chain) into a
+   * sparse scratch file. Seconds faster than hashing a partition inside a TCG appliance (~15 MB/s).
+   * {@code -U}: the base may be open read-only by an appliance meanwhile; nothing writes it.
+   */
+  static String rangeSha256(Path image, String format, long offset, long size, Path scratch) throws IOException {
+    Map<String, Object> spec = new LinkedHashMap<>();
+    spec.put("driver", "raw");
+    spec.put("offset", offset);
+    spec.put("size", size);
+    spec.put("file", Map.of("driver", format, "file", Map.of("driver", "file", "filename",
+        image.toAbsolutePath().toString())));
+    Files.deleteIfExists(scratch);
+    try {
+      run(List.of("qemu-img", "convert", "-U", "-O", "raw", "json:" + JSON.writeValueAsString(spec),
+          scratch.toString()), 3600);
+      if (Files.size(scratch) != size) {
+        throw new IOException("qemu-img gave " + Files.size(scratch) + " bytes of " + image.getFileName()
+            + " at offset " + offset + " for a range of " + size);
+      }
+      try (InputStream in = Files.newInputStream(scratch)) {
+        return Digest.of("sha256", in).encoded();
+      }
+    } finally {
+      Files.deleteIfExists(scratch);
+    }
   }
 
   /** Compressed qcow2: zstd (qemu ≥ 5.1 readers) or zlib; none writes it uncompressed. */

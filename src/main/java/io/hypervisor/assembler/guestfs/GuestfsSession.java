@@ -806,15 +806,6 @@ public final class GuestfsSession implements ImageSession {
   }
 
   @Override
-  public String checksumDevice(String device) throws IOException {
-    try {
-      return g.checksum_device("sha256", device);
-    } catch (LibGuestFSException e) {
-      throw fail("hashing", device, e);
-    }
-  }
-
-  @Override
   public Map<String, String> superblock(String device) throws IOException {
     try {
       return g.tune2fs_l(device);

@@ -154,11 +154,6 @@ public interface ImageSession extends AutoCloseable {
     return List.of();
   }
 
-  /** The sha256 of a whole device or partition, computed where it is. */
-  default String checksumDevice(String device) throws IOException {
-    throw new IOException("this image has no devices");
-  }
-
   /** An ext2/3/4 file system's superblock fields, as {@code tune2fs -l} lists them. */
   default Map<String, String> superblock(String device) throws IOException {
     throw new IOException("this image has no devices");
