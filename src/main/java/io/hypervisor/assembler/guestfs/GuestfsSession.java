@@ -426,9 +426,6 @@ public final class GuestfsSession implements ImageSession {
       return null;
     }
     String s = g.pread(path, (int) size, 0);
-    if (s.length() > size) {
-      return null;
-    }
     boolean ascii = s.chars().allMatch(c -> c > 0 && c < 0x80);
     byte[] b = s.getBytes(java.nio.charset.StandardCharsets.UTF_8);
     if (b.length != size) {

@@ -36,7 +36,7 @@ class TreeStepTest {
   @TempDir
   Path tmp;
 
-  /** A directory as an image whose find(1) and date(1) run on the host, in that directory. */
+  /** A directory as an image whose find(1) runs on the host, in that directory. */
   private static final class Host extends DirectorySession {
     private final Path root;
 
@@ -48,12 +48,11 @@ class TreeStepTest {
     @Override
     public String command(List<String> argv) {
       List<String> cmd = new ArrayList<>(argv);
-      if (cmd.get(0).equals("find")) {
-        cmd.set(1, root.toString());
-      } else if (!cmd.get(0).equals("date")) {
+      if (!cmd.get(0).equals("find") || !cmd.get(1).equals("/") || !cmd.get(2).equals("-xdev")) {
         throw new IllegalArgumentException("not on the host: " + argv);
       }
-      Tools.Result r = Tools.run(cmd);
+      cmd.set(1, ".");
+      Tools.Result r = Tools.run(cmd, root, 60);
       r.ok();
       return r.out();
     }
@@ -100,9 +99,12 @@ class TreeStepTest {
   @Test
   void theClampCoversEveryMountOfTheRootFileSystem() throws IOException {
     TreeStep t = step("clamp");
-    assertEquals("find / -xdev -newermt @1700000000 -exec touch -h -d @1700000000 {} +\n", t.clampScript(List.of("/")));
-    assertEquals("find / /home /var -xdev -newermt @1700000000 -exec touch -h -d @1700000000 {} +\n",
-        t.clampScript(List.of("/", "/home", "/var")));
+    assertEquals("find / -xdev ( -newermt @1700000000 -exec touch -h -d @1700000000 {} + )",
+        String.join(" ", t.clampCommand(List.of("/"), null)));
+    assertEquals("find / /home /var -xdev ( -newerct @1699999000 -printf %p\\n ) , ( -newermt @1700000000 -exec touch"
+        + " -h -d @1700000000 {} + )", String.join(" ", t.clampCommand(List.of("/", "/home", "/var"), 1_699_999_000L)));
+    assertEquals(java.util.Set.of("etc/x", "home", "home/a b"), TreeStep.changedPaths("/\n/etc/x\n/home\n/home/a b\n"));
+    assertEquals(java.util.Set.of("etc/x"), TreeStep.changedPaths(".\n./etc/x\n"));
   }
 
   @Test
