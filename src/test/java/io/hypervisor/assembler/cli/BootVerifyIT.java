@@ -48,7 +48,8 @@ import org.junit.jupiter.params.provider.EnumSource;
 @UsesImages(value = {SuiteImage.WORKER, SuiteImage.CONTROL_PLANE, SuiteImage.WORKER_DEBIAN_13}, boots = true)
 class BootVerifyIT {
   private static final ObjectMapper JSON = new ObjectMapper();
-  private static final Set<String> EXPECTED = Set.of("boot", "cloud-init finished", "cloud-init datasource",
+  /** Every check a node that boots reports (RpmFamilyBuildIT expects the same). */
+  static final Set<String> EXPECTED = Set.of("boot", "cloud-init finished", "cloud-init datasource",
       "cloud-init datasources enabled", "seed write_files", "kubelet not started", "containerd active", "containerd cri",
       "qemu-guest-agent active", "modules loaded", "sysctl live", "no swap", "kubelet version", "kubeadm version",
       "kubectl version", "ctr images", "sandbox image pinned", "crictl images", "container runs offline", "fresh machine-id",

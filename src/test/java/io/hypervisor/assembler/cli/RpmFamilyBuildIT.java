@@ -5,6 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import io.hypervisor.assembler.containerd.ContainerdStore;
 import io.hypervisor.assembler.events.EventSink;
 import io.hypervisor.assembler.guestfs.GuestfsSession;
@@ -22,7 +24,11 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import java.util.Properties;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.TreeSet;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
@@ -35,8 +41,9 @@ import org.junit.jupiter.api.io.TempDir;
  * cannot reach, an rpmdb of stand-ins): {@code assemble RECIPE} plans, locks (the image's own
  * rocky.repo plus the Kubernetes and Docker rpm twins), installs with the image's dnf offline,
  * relabels with the image's setfiles and verifies; the image's own rpm, dnf and python read it
- * back. The untouched base fails verify and names what it lacks. As {@code demo/run worker --base
- * rocky-9} builds it.
+ * back, and the node boots through its own GRUB from the xfs {@code /boot} and passes every boot
+ * check. The untouched base fails verify and names what it lacks. As {@code demo/run worker
+ * --base rocky-9} builds it.
  */
 @Tag("integration")
 class RpmFamilyBuildIT {
@@ -172,6 +179,28 @@ class RpmFamilyBuildIT {
     // the xfs root grown to the plan's 8 GiB disk (less the 615 MiB before it); /boot not grown
     assertTrue(session.fileSystemBytes("/") > (7L << 30), "root: " + session.fileSystemBytes("/"));
     assertTrue(session.fileSystemBytes("/boot") < (1L << 30), "/boot: " + session.fileSystemBytes("/boot"));
+  }
+
+  /** The same boot checks as the Debian images' (BootVerifyIT), through GRUB on the xfs /boot. */
+  @Test
+  void bootsThroughItsOwnGrubAndPassesEveryBootCheck() throws IOException {
+    SuiteImages.Run r = SuiteImages.slot("boot worker-rocky-9", () -> SuiteImages.run("--accel",
+        Guests.accelerator().toString(), "--guest-cpus", Guests.CPUS, "--work", tmp.resolve("boot-work").toString(),
+        "--json", "verify", "--boot", image.toString(), "--recipe", recipe.toString()));
+    JsonNode out = new ObjectMapper().readTree(r.out());
+    Map<String, String> failed = new TreeMap<>();
+    Set<String> names = new TreeSet<>();
+    out.get("checks").forEach(c -> {
+      names.add(c.get("name").asText());
+      if (c.get("status").asText().equals("FAIL")) {
+        failed.put(c.get("name").asText(), c.get("detail").asText());
+      }
+    });
+    assertEquals(Map.of(), failed, r.out() + r.err());
+    assertEquals(0, r.code(), r.err());
+    assertEquals(BootVerifyIT.EXPECTED, names);
+    String cri = out.toString();
+    assertTrue(cri.contains("containerd 2.") && cri.contains("io.cri-containerd.pinned=pinned"), cri);
   }
 
   @Test
