@@ -9,6 +9,11 @@ import com.redhat.et.libguestfs.GuestFS;
 import io.hypervisor.assembler.events.EventSink;
 import io.hypervisor.assembler.guestfs.GuestfsSession;
 import io.hypervisor.assembler.model.AssemblerException;
+import io.hypervisor.assembler.model.Check;
+import io.hypervisor.assembler.plan.KubernetesBom;
+import io.hypervisor.assembler.plan.Plan;
+import io.hypervisor.assembler.plan.Planner;
+import io.hypervisor.assembler.recipe.RecipeReader;
 import io.hypervisor.assembler.steps.SelinuxStep;
 import io.hypervisor.assembler.steps.Units;
 import io.hypervisor.assembler.sys.Posix;
@@ -33,7 +38,9 @@ import org.junit.jupiter.api.io.TempDir;
  * 9 GenericCloud (the same with a plain xfs root and an enabled firewalld, which the selinux-firewalld
  * step masks; libguestfs 1.48 calls AlmaLinux "redhat-based", the session must say almalinux 9.4),
  * Fedora Cloud 40 (ext4 {@code /boot}, a btrfs file system with subvolumes {@code root}, {@code home},
- * {@code var}, which the root's tree holds). The plain-xfs Rocky layout, with packages,
+ * {@code var}, which the root's tree holds). Each fails the static verify untouched, naming what it
+ * lacks (no rpm here: one "package database" failure, then "not installed"). The plain-xfs Rocky
+ * layout, with packages,
  * is the rpm-family stand-in's ({@code RpmFamilyBuildIT}). Nothing here proves anything about packages.
  */
 @Tag("integration")
@@ -184,6 +191,41 @@ class RpmLayoutIT {
         .withCpus(Integer.parseInt(Guests.CPUS));
   }
 
+  /**
+   * Verify on the untouched layout (a recipe naming its OS): the OS check passes, and it fails
+   * naming what a node needs and the base lacks, each check still run (no package database here).
+   */
+  private static Map<String, Check> untouchedVerify(GuestfsSession s, Path disk, String os) throws Exception {
+    Path recipe = java.nio.file.Files.writeString(tmp.resolve(os + ".yaml"), """
+        apiVersion: assemble.hypervisor.io/v1
+        kind: NodeImage
+        name: layout-%s
+        base: {path: %s, os: %s, arch: amd64}
+        kubernetes: {version: 1.34.2, role: worker, cni: cilium}
+        output: {path: %s}
+        """.formatted(os, disk, os, tmp.resolve(os + "-out.qcow2")));
+    Map<String, Check> byName = verify(s, recipe);
+    assertEquals(Check.Status.OK, byName.get("os").status(), byName.toString());
+    for (String lacking : List.of("package database", "package kubelet", "package kubeadm", "containerd",
+        "image store", "modules", "sysctl", "cloud-init datasources", "unit containerd.service")) {
+      assertEquals(Check.Status.FAIL, java.util.Optional.ofNullable(byName.get(lacking)).map(Check::status).orElse(null),
+          lacking + ": " + byName);
+    }
+    assertFalse(byName.containsKey("verify"), "every check ran: " + byName.get("verify"));
+    assertTrue(byName.get("package database").detail().startsWith("cannot read the rpm database"), byName.toString());
+    assertEquals("not installed", byName.get("package kubelet").detail());
+    return byName;
+  }
+
+  /** The static verify's checks by name, for the recipe's plan, without a lock. */
+  private static Map<String, Check> verify(GuestfsSession s, Path recipe) {
+    Plan plan = new Planner(KubernetesBom.load()).plan(new RecipeReader(Map.of(), List.of()).read(recipe).recipe(),
+        List.of());
+    Map<String, Check> byName = new java.util.TreeMap<>();
+    new Verifier(s, plan, null).run(EventSink.NONE).forEach(c -> byName.put(c.name(), c));
+    return byName;
+  }
+
   @Test
   void rockyLvmIsInspectedMountedAndItsVolumeAndXfsRootGrowToTheDisk() {
     SuiteImages.slot("Rocky 9 LVM layout", () -> {
@@ -212,6 +254,7 @@ class RpmLayoutIT {
         assertTrue(e.getMessage().contains("the base image is rocky 9.4 (rpm), but the recipe says base.os: "
             + "almalinux-9"), e.getMessage());
         assertThrows(AssemblerException.class, () -> Assembler.checkOs(s.os(), "debian-12", "apt"));
+        untouchedVerify(s, rocky, "rocky-9");
       }
       return null;
     });
@@ -246,6 +289,7 @@ class RpmLayoutIT {
         Assembler.checkOs(s.os(), "fedora-40", "dnf");
         assertThrows(AssemblerException.class, () -> Assembler.checkOs(s.os(), "fedora-41", "dnf"));
         assertThrows(AssemblerException.class, () -> Assembler.checkOs(s.os(), "rocky-9", "dnf"));
+        untouchedVerify(s, fedora, "fedora-40");
       }
       return null;
     });
@@ -262,11 +306,17 @@ class RpmLayoutIT {
         Assembler.checkOs(s.os(), "almalinux-9.4", "dnf");
         // firewalld present and enabled: the step disables and masks it, and verify's reading agrees
         assertEquals(Units.State.ENABLED, Units.state(s, "firewalld.service"));
+        Map<String, Check> before = untouchedVerify(s, alma, "almalinux-9");
+        assertEquals(Check.Status.FAIL, before.get("firewalld").status(), before.toString());
+        assertEquals(Check.Status.FAIL, before.get("selinux").status(), before.toString());
         assertEquals("SELINUX=permissive, firewalld disabled and masked",
             new SelinuxStep(new SelinuxStep.Options("permissive")).apply(s, EventSink.NONE));
         assertEquals(Units.State.MASKED, Units.state(s, "firewalld.service"));
         assertFalse(s.exists("/etc/systemd/system/multi-user.target.wants/firewalld.service"));
         assertFalse(s.exists("/etc/systemd/system/dbus-org.fedoraproject.FirewallD1.service"));
+        Map<String, Check> after = verify(s, tmp.resolve("almalinux-9.yaml"));
+        assertEquals(Check.Status.OK, after.get("firewalld").status(), after.toString());
+        assertEquals(Check.Status.OK, after.get("selinux").status(), after.toString());
         assertThrows(AssemblerException.class, () -> Assembler.checkOs(s.os(), "rocky-9", "dnf"));
       }
       return null;
