@@ -304,7 +304,7 @@ public final class Assembler {
       Prepared p = prepared;
       Reproduction pending = reproduction;
       Map<String, String> before = p.plan().output().reproducible() ? facts.outsideRoot() : Map.of();
-      reproduction = timed("reproduction", () -> confirmed(pending, disk, before, work));
+      reproduction = timed("reproduction", () -> confirmed(pending, disk, before, work, events));
       try (RootTree tree = reproduction.tree()) {
         Result r = output(p.plan(), p.lock(), disk, output, partial, new Made(p.images(), p.basePackages(), p.epoch(),
             base, o.attestor(), reproduction), work, checks);
@@ -370,10 +370,11 @@ public final class Assembler {
   /**
    * The tree step's result and what the disk can promise: "bytes" when the root file system can be
    * rebuilt from the tree (an ext4 partition, nothing else on the disk changed by the build, no
-   * ACLs, e2fsprogs new enough) and the plan asks for it; else "tree", with the reason.
+   * ACLs, e2fsprogs new enough) and the plan asks for it; else "tree", with the reason. A "bytes"
+   * answer carries the disk's partitions, so {@link #confirmed} can compare all but the root's.
    */
   record Reproduction(RootTree tree, Ext4Rebuild.Params params, ImageSession.Partition root, String reason,
-      List<ImageSession.Partition> outside) {
+      List<ImageSession.Partition> partitions) {
     boolean bytes() {
       return params != null;
     }
@@ -423,20 +424,19 @@ public final class Assembler {
       events.warn("the image will be reproducible as a tree, not byte for byte: " + reason);
       return new Reproduction(tree, null, root, reason, List.of());
     }
-    return new Reproduction(tree, Ext4Rebuild.Params.of(image.superblock(rootDevice)), root, null,
-        partitions.stream().filter(p -> p != root).toList());
+    return new Reproduction(tree, Ext4Rebuild.Params.of(image.superblock(rootDevice)), root, null, partitions);
   }
 
   /**
    * The closed work disk still holds the base's bytes in every partition but the root's (the
    * rebuild replaces only the root's range), or the image is reproducible as a tree only.
    */
-  private Reproduction confirmed(Reproduction r, Path disk, Map<String, String> before, Path work)
+  static Reproduction confirmed(Reproduction r, Path disk, Map<String, String> before, Path work, EventSink events)
       throws IOException {
     if (!r.bytes()) {
       return r;
     }
-    Map<String, String> now = outsideRoot(disk, "qcow2", r.outside(), r.root().device(), work);
+    Map<String, String> now = outsideRoot(disk, "qcow2", r.partitions(), r.root().device(), work);
     if (now.equals(before)) {
       return r;
     }
@@ -450,7 +450,7 @@ public final class Assembler {
    * sha256 of every partition but the root's (the build must leave them as the base had them),
    * read from the image file on the host.
    */
-  private static Map<String, String> outsideRoot(Path file, String format, List<ImageSession.Partition> partitions,
+  static Map<String, String> outsideRoot(Path file, String format, List<ImageSession.Partition> partitions,
       String rootDevice, Path work) throws IOException {
     Map<String, String> out = new java.util.TreeMap<>();
     for (ImageSession.Partition p : partitions) {
