@@ -16,6 +16,8 @@ import io.hypervisor.assembler.model.Distro;
 import io.hypervisor.assembler.model.Platform;
 import io.hypervisor.assembler.model.Problem;
 import io.hypervisor.assembler.oci.ImageRecord;
+import io.hypervisor.assembler.pkgrepo.apt.DebFile;
+import io.hypervisor.assembler.pkgrepo.rpm.RpmFile;
 import io.hypervisor.assembler.plan.Attestor;
 import io.hypervisor.assembler.publish.VagrantBox;
 import io.hypervisor.assembler.plan.BuildRecord;
@@ -349,7 +351,6 @@ public final class Assembler {
     Locker.ImagePackages packages = facts.packages(planned);
     List<BuildRecord.BasePackage> basePackages = packages.installed().stream()
         .map(c -> new BuildRecord.BasePackage(c.name(), c.version(), c.arch())).toList();
-    Instant epoch = epoch(facts.epoch());
     Lock locked = timed("lock", () -> lockFor(planned, given, packages, fetcher, base));
     if (o.writeLock() != null) {
       LockFile.write(locked, o.writeLock());
@@ -360,6 +361,7 @@ public final class Assembler {
       fetcher.packages(locked, effective, packages.files(), keyFiles);
       return null;
     });
+    Instant epoch = epoch(Math.max(facts.epoch(), newestPackage(locked, effective.base().family(), store)));
     List<ImageRecord> images = timed("fetch", () -> fetcher.images(effective, locked));
     List<Step> steps = steps(effective, locked, images, Fetcher.keyrings(effective, keyFiles), store, epoch, work,
         facts.newestChange());
@@ -582,6 +584,21 @@ public final class Assembler {
       return Instant.ofEpochSecond(Long.parseLong(env.strip()));
     }
     return Instant.ofEpochSecond(baseEpoch);
+  }
+
+  /**
+   * When the newest package the lock installs was built (0 for none), read from the fetched files.
+   * The epoch is never older: the files a package brings keep their own times (rpm -V compares
+   * them with its header) instead of being set back to the base's date.
+   */
+  static long newestPackage(Lock lock, String family, ContentStore store) throws IOException {
+    long newest = 0;
+    for (Lock.Package p : lock.packages()) {
+      Path file = store.path(Digest.ofSha256Hex(p.sha256()));
+      String what = p.name() + " " + p.version() + " (" + file + ")";
+      newest = Math.max(newest, family.equals("apt") ? DebFile.buildTime(file, what) : RpmFile.buildTime(file, what));
+    }
+    return newest;
   }
 
   /** The base image's own date: the time of its package database. */

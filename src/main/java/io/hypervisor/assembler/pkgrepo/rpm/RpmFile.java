@@ -31,6 +31,7 @@ public final class RpmFile {
   static final int SIGTAG_RSA = 268;
   static final int SIGTAG_PGP = 1002;
   static final int SIGTAG_GPG = 1005;
+  static final int TAG_BUILDTIME = 1006;
   static final int TAG_PAYLOADDIGEST = 5092;
   static final int TAG_PAYLOADDIGESTALGO = 5093;
   private static final int PGPHASHALGO_SHA256 = 8;
@@ -92,6 +93,26 @@ public final class RpmFile {
       }
       InputStream headerThenPayload = new java.io.SequenceInputStream(new ByteArrayInputStream(main.raw()), in);
       Signatures.verifyDetached(headerThenPayload, legacy, keys, what + " (header+payload signature)");
+    }
+  }
+
+  /**
+   * The package's BUILDTIME (seconds since 1970; rpmbuild sets it from SOURCE_DATE_EPOCH where the
+   * build has one, and no file of the payload is newer). Reads the headers only; checks nothing.
+   */
+  public static long buildTime(Path rpm, String what) throws IOException {
+    try (DataInputStream in = new DataInputStream(new BufferedInputStream(Files.newInputStream(rpm), 1 << 16))) {
+      if (in.readInt() != LEAD_MAGIC) {
+        throw new IOException(what + " is not an rpm package (bad lead magic)");
+      }
+      in.skipNBytes(LEAD - 4);
+      Header sig = header(in, what + " signature header");
+      in.skipNBytes((8 - (sig.raw().length % 8)) % 8);
+      Integer t = header(in, what + " header").int32(TAG_BUILDTIME);
+      if (t == null) {
+        throw new IOException(what + " has no BUILDTIME in its header");
+      }
+      return Integer.toUnsignedLong(t);
     }
   }
 
