@@ -361,7 +361,7 @@ public final class Assembler {
       fetcher.packages(locked, effective, packages.files(), keyFiles);
       return null;
     });
-    Instant epoch = epoch(Math.max(facts.epoch(), newestPackage(locked, effective.base().family(), store)));
+    Instant epoch = epoch(facts.epoch(), () -> newestPackage(locked, effective.base().family(), store));
     List<ImageRecord> images = timed("fetch", () -> fetcher.images(effective, locked));
     List<Step> steps = steps(effective, locked, images, Fetcher.keyrings(effective, keyFiles), store, epoch, work,
         facts.newestChange());
@@ -570,11 +570,12 @@ public final class Assembler {
       "/var/lib/rpm/rpmdb.sqlite", "/var/lib/rpm/Packages", "/etc/os-release");
 
   /**
-   * The build's epoch: {@code SOURCE_DATE_EPOCH} when set, else the base image's own date (the
-   * time of its package database), never the clock: the same inputs give the same times in every
-   * file the build writes (the containerd store, the SBOMs and provenance, the catalogue manifest).
+   * The build's epoch: {@code SOURCE_DATE_EPOCH} when set, else the newest input date (the base
+   * image's package database, {@code inputs} for the packages, read only then), never the clock:
+   * the same inputs give the same times in every file the build writes (the containerd store, the
+   * SBOMs and provenance, the catalogue manifest).
    */
-  Instant epoch(long baseEpoch) {
+  Instant epoch(long baseEpoch, Phase<Long> inputs) throws IOException {
     String env = environment.get("SOURCE_DATE_EPOCH");
     if (env != null && !env.isBlank()) {
       if (!env.strip().matches("[0-9]{1,12}")) {
@@ -583,7 +584,7 @@ public final class Assembler {
       }
       return Instant.ofEpochSecond(Long.parseLong(env.strip()));
     }
-    return Instant.ofEpochSecond(baseEpoch);
+    return Instant.ofEpochSecond(Math.max(baseEpoch, inputs.run()));
   }
 
   /**

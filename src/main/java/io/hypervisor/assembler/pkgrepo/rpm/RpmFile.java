@@ -61,14 +61,8 @@ public final class RpmFile {
 
   /** Verifies the package's signature with {@code keys}; {@code what} names it in messages. */
   public static void verify(Path rpm, PGPPublicKeyRingCollection keys, String what) throws IOException {
-    try (DataInputStream in = new DataInputStream(new BufferedInputStream(Files.newInputStream(rpm), 1 << 16))) {
-      if (in.readInt() != LEAD_MAGIC) {
-        throw new IOException(what + " is not an rpm package (bad lead magic)");
-      }
-      in.skipNBytes(LEAD - 4);
-      Header sig = header(in, what + " signature header");
-      int pad = (8 - (sig.raw().length % 8)) % 8;
-      in.skipNBytes(pad);
+    try (DataInputStream in = open(rpm)) {
+      Header sig = signatureHeader(in, what);
       Header main = header(in, what + " header");
       byte[] headerSig = sig.values().getOrDefault(SIGTAG_RSA, sig.values().get(SIGTAG_DSA));
       String payloadDigest = main.string(TAG_PAYLOADDIGEST);
@@ -101,19 +95,29 @@ public final class RpmFile {
    * build has one, and no file of the payload is newer). Reads the headers only; checks nothing.
    */
   public static long buildTime(Path rpm, String what) throws IOException {
-    try (DataInputStream in = new DataInputStream(new BufferedInputStream(Files.newInputStream(rpm), 1 << 16))) {
-      if (in.readInt() != LEAD_MAGIC) {
-        throw new IOException(what + " is not an rpm package (bad lead magic)");
-      }
-      in.skipNBytes(LEAD - 4);
-      Header sig = header(in, what + " signature header");
-      in.skipNBytes((8 - (sig.raw().length % 8)) % 8);
+    try (DataInputStream in = open(rpm)) {
+      signatureHeader(in, what);
       Integer t = header(in, what + " header").int32(TAG_BUILDTIME);
       if (t == null) {
         throw new IOException(what + " has no BUILDTIME in its header");
       }
       return Integer.toUnsignedLong(t);
     }
+  }
+
+  private static DataInputStream open(Path rpm) throws IOException {
+    return new DataInputStream(new BufferedInputStream(Files.newInputStream(rpm), 1 << 16));
+  }
+
+  /** Checks the lead, reads the signature header and skips its padding: the main header comes next. */
+  private static Header signatureHeader(DataInputStream in, String what) throws IOException {
+    if (in.readInt() != LEAD_MAGIC) {
+      throw new IOException(what + " is not an rpm package (bad lead magic)");
+    }
+    in.skipNBytes(LEAD - 4);
+    Header sig = header(in, what + " signature header");
+    in.skipNBytes((8 - (sig.raw().length % 8)) % 8);
+    return sig;
   }
 
   private static String digest(InputStream in, String algorithm) throws IOException {
