@@ -41,6 +41,7 @@ import io.hypervisor.assembler.steps.ServicesStep;
 import io.hypervisor.assembler.steps.Step;
 import io.hypervisor.assembler.steps.SwapStep;
 import io.hypervisor.assembler.steps.TreeStep;
+import io.hypervisor.assembler.tree.Ext4Reader;
 import io.hypervisor.assembler.stepcache.StepCache;
 import io.hypervisor.assembler.stepcache.StepKey;
 import io.hypervisor.assembler.sys.Posix;
@@ -232,6 +233,8 @@ public final class Assembler {
     });
     Accelerator accel = Locker.accelerator(settings, events);
     Reproduction reproduction = null;
+    ImageSession.Partition rootPartition = null;
+    List<ImageSession.Partition> diskPartitions = new ArrayList<>(); // parted: ~0.8 s under TCG, so read once
     List<Check> checks = null;
     TreeStep.Earlier earlier = null;
     GuestfsSession.Options launch = GuestfsSession.Options.build(disk, accel, settings.launchTimeout(), work,
@@ -244,7 +247,7 @@ public final class Assembler {
           checkOs(image.os(), planned);
           boolean partitions = layers != null || planned.output().reproducible();
           facts = BaseFacts.read(image, planned, baseEpoch(image), partitions ? outsideRoot(base.path(), baseFormat,
-              image.partitions(), image.os().mountpoints().get("/"), work) : Map.of());
+              partitions(image, diskPartitions), image.os().mountpoints().get("/"), work) : Map.of());
           if (layers != null) {
             layers.putFacts(facts);
           }
@@ -255,16 +258,21 @@ public final class Assembler {
             "LC_ALL", "C"));
         List<Step> cached = p.key() == null ? List.of() : StepLayers.cacheable(p.steps());
         for (Step step : p.steps()) {
-          if (step instanceof TreeStep) {
+          if (step instanceof TreeStep t) {
             // The checklist reads the finished file systems in this appliance, before the tree is
             // read from them: a second appliance on the written file would boot again only to read
             // the same files (the output is compared with this disk after the convert instead).
             checks = timed("verify", () -> verify(image, p.plan(), p.lock()));
+            rootPartition = timed("tree", () -> rootPartition(image, diskPartitions));
+            if (rootPartition != null && rootPartition.fsType().equals("ext4")) {
+              t.readOnHost(); // from the closed disk, unless a layer's tree leaves only a few paths to read
+            }
           }
           if (step instanceof FinishStep) {
-            // The tree is read; before the file systems close, decide whether the disk can be the
-            // same bytes (the partitions outside the root are compared on the host after finish).
-            reproduction = timed("reproduction", () -> reproduction(p.plan(), image, p.steps()));
+            // The tree is read (or will be, on the host); before the file systems close, decide
+            // whether the disk can be the same bytes (the partitions outside the root are compared
+            // on the host after finish).
+            reproduction = timed("reproduction", () -> reproduction(p.plan(), image, p.steps(), diskPartitions));
           }
           if (layer != null && cached.contains(step)) {
             try (EventSink.Step s = events.step(step.name(), null)) {
@@ -288,11 +296,8 @@ public final class Assembler {
           if (!cached.isEmpty() && step == cached.get(cached.size() - 1)) {
             earlier = startingPoint(image, layers, layer, p.steps());
           }
-          if (step instanceof TreeStep t && p.key() != null && !t.partialRead() && t.changed() != null) {
-            timed("step cache", () -> {
-              layers.saveTree(p.key(), t.tree(), t.changed());
-              return null;
-            });
+          if (step instanceof TreeStep t && t.tree() != null) {
+            keepTree(p, layers, t);
           }
         }
         timed("finish", () -> {
@@ -304,6 +309,23 @@ public final class Assembler {
         throw new IOException("the plan has no tree step before finish; its manifest cannot be written");
       }
       Prepared p = prepared;
+      TreeStep deferred = p.steps().stream().filter(TreeStep.class::isInstance).map(TreeStep.class::cast)
+          .filter(TreeStep::deferred).findFirst().orElse(null);
+      if (deferred != null) {
+        ImageSession.Partition root = rootPartition;
+        GuestfsSession.Options fallback = opening;
+        reproduction = reproduction.withTree(timed("tree", () -> hostTree(deferred, disk, root, work, fallback)));
+        keepTree(p, layers, deferred);
+        if (reproduction.bytes() && !reproduction.tree().aclPaths().isEmpty()) {
+          String reason = reproduction.tree().aclPaths().size() + " paths carry POSIX ACLs (e.g. /"
+              + reproduction.tree().aclPaths().get(0) + "), which a rebuilt file system would not keep";
+          events.warn("the image will be reproducible as a tree, not byte for byte: " + reason);
+          reproduction = reproduction.asTree(reason);
+        }
+        if (!reproduction.bytes()) {
+          Files.deleteIfExists(work.resolve(RAW));
+        }
+      }
       Reproduction pending = reproduction;
       Map<String, String> before = p.plan().output().reproducible() ? facts.outsideRoot() : Map.of();
       reproduction = timed("reproduction", () -> confirmed(pending, disk, before, work, events));
@@ -384,35 +406,95 @@ public final class Assembler {
     Reproduction asTree(String why) {
       return new Reproduction(tree, null, root, why, List.of());
     }
+
+    Reproduction withTree(RootTree read) {
+      return new Reproduction(read, params, root, reason, partitions);
+    }
+  }
+
+  /** The raw copy of the closed work disk: the host reads the root's tree from it, and the rebuild writes into it. */
+  private static final String RAW = "disk.raw";
+
+  /** The disk's partitions, read into {@code known} the first time (its layout does not change during a build). */
+  private static List<ImageSession.Partition> partitions(ImageSession image, List<ImageSession.Partition> known)
+      throws IOException {
+    if (known.isEmpty()) {
+      known.addAll(image.partitions());
+    }
+    return known;
+  }
+
+  /** The partition holding the root file system (null when it is none: LVM), from the partitions read once. */
+  private static ImageSession.Partition rootPartition(ImageSession image, List<ImageSession.Partition> known)
+      throws IOException {
+    String rootDevice = image.os().mountpoints().get("/");
+    return partitions(image, known).stream().filter(p -> p.device().equals(rootDevice)).findFirst().orElse(null);
+  }
+
+  /**
+   * The deferred tree: read from the closed disk's ext4 root on the host (a raw copy, which the
+   * rebuild then writes into), at the host's disk speed instead of the appliance's ~30 MB/s; a
+   * file system the host reader does not read (inline data, ACLs, ...) is read by GNU tar in a
+   * read-only appliance instead, as before.
+   */
+  private RootTree hostTree(TreeStep step, Path disk, ImageSession.Partition root, Path work,
+      GuestfsSession.Options opening) throws IOException {
+    try (EventSink.Step s = events.step("tree", "the root file system (" + root.device() + ") read on the host")) {
+      Path raw = work.resolve(RAW);
+      Path spool = work.resolve("root-tree.spool");
+      QemuImg.toRaw(disk, raw);
+      RootTree tree;
+      try {
+        tree = Ext4Reader.tree(raw, root.start(), root.size(), spool, step.epoch());
+      } catch (Ext4Reader.Unsupported e) {
+        events.warn("the root file system is read in an appliance instead (" + e.getMessage() + ")");
+        Files.deleteIfExists(raw);
+        RootTree[] read = new RootTree[1];
+        try (GuestfsSession ro = GuestfsSession.open(opening.asReadOnly(), events)) {
+          ro.tarOutRoot(in -> read[0] = RootTree.read(in, spool, step.epoch()));
+        }
+        tree = read[0];
+      }
+      step.read(tree);
+      s.ok(step.describe());
+      return tree;
+    }
+  }
+
+  /** The tree of a cold build's layer, kept with it for the next warm build's partial read. */
+  private void keepTree(Prepared p, StepLayers layers, TreeStep t) throws IOException {
+    if (p.key() != null && layers != null && !t.partialRead() && t.changed() != null) {
+      timed("step cache", () -> {
+        layers.saveTree(p.key(), t.tree(), t.changed());
+        return null;
+      });
+    }
   }
 
   /**
    * The decision as far as the open image can make it; a "bytes" answer still lists the
    * partitions outside the root, which {@link #confirmed} compares with the base on the host.
    */
-  private Reproduction reproduction(Plan plan, ImageSession image, List<Step> steps) throws IOException {
-    RootTree tree = null;
-    for (Step s : steps) {
-      if (s instanceof TreeStep t) {
-        tree = t.tree();
-      }
-    }
-    if (tree == null) {
+  private Reproduction reproduction(Plan plan, ImageSession image, List<Step> steps,
+      List<ImageSession.Partition> known) throws IOException {
+    TreeStep step = steps.stream().filter(TreeStep.class::isInstance).map(TreeStep.class::cast).findFirst()
+        .orElse(null);
+    if (step == null || (step.tree() == null && !step.deferred())) {
       throw new IOException("the tree step did not run before finish");
     }
+    RootTree tree = step.tree(); // null while it is to be read on the host
     if (!plan.output().reproducible()) {
       return new Reproduction(tree, null, null, "output.reproducible is false", List.of());
     }
     String rootDevice = image.os().mountpoints().get("/");
-    List<ImageSession.Partition> partitions = image.partitions(); // parted: ~0.8 s under TCG, so once
-    ImageSession.Partition root = partitions.stream().filter(p -> p.device().equals(rootDevice)).findFirst()
-        .orElse(null);
+    ImageSession.Partition root = rootPartition(image, known);
+    List<ImageSession.Partition> partitions = known; // read by rootPartition
     String reason = null;
     if (root == null) {
       reason = "the root file system (" + rootDevice + ") is not a partition of the disk (LVM?)";
     } else if (!root.fsType().equals("ext4")) {
       reason = "the root file system is " + root.fsType() + "; only ext4 is rebuilt from its tree";
-    } else if (!tree.aclPaths().isEmpty()) {
+    } else if (tree != null && !tree.aclPaths().isEmpty()) {
       reason = tree.aclPaths().size() + " paths carry POSIX ACLs (e.g. /" + tree.aclPaths().get(0)
           + "), which a rebuilt file system would not keep";
     } else {
@@ -759,8 +841,10 @@ public final class Assembler {
   private Path rebuild(Path disk, Made made, Path work) throws IOException {
     Reproduction r = made.reproduction();
     try (EventSink.Step s = events.step("rebuild", "root file system from its tree (ext4, " + r.root().device() + ")")) {
-      Path raw = work.resolve("disk.raw");
-      QemuImg.toRaw(disk, raw);
+      Path raw = work.resolve(RAW);
+      if (!Files.exists(raw)) { // the host's tree read made it already
+        QemuImg.toRaw(disk, raw);
+      }
       Files.delete(disk); // the raw copy replaces it; the work directory holds one disk at a time
       Path tar = work.resolve("root.tar");
       try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(tar,

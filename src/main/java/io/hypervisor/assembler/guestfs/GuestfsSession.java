@@ -72,6 +72,12 @@ public final class GuestfsSession implements ImageSession {
           dir, maker, known);
     }
 
+    /** The same disk opened read-only, as it is (no grow): reading what a closed build disk holds. */
+    public Options asReadOnly() {
+      return new Options(disk, format, true, attachments, accelerator, memoryMiB, cpus, launchTimeout, false, workDir,
+          fifos, known);
+    }
+
     /** The same with {@code n} virtual CPUs. */
     public Options withCpus(int n) {
       return new Options(disk, format, readOnly, attachments, accelerator, memoryMiB, n, launchTimeout, growRoot,

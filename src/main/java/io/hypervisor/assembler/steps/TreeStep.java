@@ -36,6 +36,8 @@ public final class TreeStep implements Step {
   private Earlier earlier;
   private Set<String> changed;
   private int read = -1;
+  private boolean hostMay;
+  private boolean deferred;
 
   public TreeStep(Options options) {
     this.options = options;
@@ -77,6 +79,29 @@ public final class TreeStep implements Step {
   /** Where the guest's clock is read: a file written and removed again right away. */
   static final String CLOCK_PROBE = "/var/tmp/.assemble-clock";
 
+  /** The caller can read the whole root from the closed disk on the host: a full read is left to it. */
+  public void readOnHost() {
+    this.hostMay = true;
+  }
+
+  /** Whether {@link #apply} left the read to the caller, who gives the tree to {@link #read}. */
+  public boolean deferred() {
+    return deferred && tree == null;
+  }
+
+  /** The tree the caller read of the closed disk, for a deferred read. */
+  public void read(RootTree t) {
+    if (!deferred || tree != null) {
+      throw new IllegalStateException("the tree step did not leave its read to the caller");
+    }
+    this.tree = t;
+  }
+
+  /** The build's epoch (seconds): every time after it is clamped to it. */
+  public long epoch() {
+    return options.epoch();
+  }
+
   /**
    * The guest's clock now, in seconds, one second early (so nothing changed later is missed): the
    * time its kernel stamps on a file written now. Three file calls (a few ms under TCG) instead of
@@ -112,9 +137,18 @@ public final class TreeStep implements Step {
             + "); reading the whole root file system");
       }
     }
+    if (tree == null && hostMay) {
+      deferred = true;
+      return "times after the epoch set back to it; the tree is read on the host once the image is closed";
+    }
     if (tree == null) {
       image.tarOutRoot(in -> tree = RootTree.read(in, spool, options.epoch()));
     }
+    return describe();
+  }
+
+  /** What was read: paths, how many came from the layer's tree, bytes, the tree digest. */
+  public String describe() {
     return tree.entries().size() + " paths" + (read >= 0 ? " (" + read + " read, the rest from the layer's tree)" : "")
         + ", " + (tree.contentBytes() >> 20) + " MiB, tree digest "
         + RootTree.digest(tree.manifest()).encoded().substring(0, 12);

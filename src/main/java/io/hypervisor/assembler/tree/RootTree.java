@@ -23,7 +23,8 @@ import java.util.SortedMap;
 import java.util.TreeMap;
 
 /**
- * An image's root tree read once from a tar stream (libguestfs tar_out) and put in a canonical
+ * An image's root tree read once from a tar stream (libguestfs tar_out) or from its ext4 file
+ * system on the host ({@link Ext4Reader}) and put in a canonical
  * form: paths sorted by their bytes, times clamped to the build's epoch, numeric owners, every
  * extended attribute kept as bytes, hard links named after the first of their names. From it
  * come the tree manifest ({@link Mtree}, its sha256 the tree digest) and a canonical tar from
@@ -67,10 +68,14 @@ public final class RootTree implements AutoCloseable {
    * clamping every time after {@code clampTo} (seconds since 1970) to it.
    */
   public static RootTree read(InputStream tar, Path spool, long clampTo) throws IOException {
+    return read(new TarReader(tar), spool, clampTo);
+  }
+
+  /** The same from any source of entries (a tar stream, or an ext4 file system read on the host). */
+  public static RootTree read(TreeSource r, Path spool, long clampTo) throws IOException {
     FileChannel ch = FileChannel.open(spool, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
         StandardOpenOption.READ, StandardOpenOption.WRITE);
     try {
-      TarReader r = new TarReader(tar);
       Map<String, Item> byPath = new LinkedHashMap<>();
       Map<String, String> links = new LinkedHashMap<>();
       byte[] buf = new byte[1 << 16];

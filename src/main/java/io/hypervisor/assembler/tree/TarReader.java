@@ -16,7 +16,7 @@ import java.util.TreeMap;
  * {@code LIBARCHIVE.xattr.*}, {@code RHT.security.selinux} and {@code SCHILY.acl.*}. Checksums are
  * checked; sparse and multi-volume entries are refused (tar_out writes neither).
  */
-public final class TarReader {
+public final class TarReader implements TreeSource {
   private static final int BLOCK = 512;
 
   /** One entry's header as read: the raw path (as in the stream), its metadata and PAX extras. */
@@ -39,6 +39,7 @@ public final class TarReader {
   }
 
   /** The next entry (its data is then read with {@link #data}), or null at the end of the archive. */
+  @Override
   public Header next() throws IOException {
     skipRest();
     String longName = null;
@@ -131,6 +132,7 @@ public final class TarReader {
   }
 
   /** Reads up to {@code n} bytes of the current entry's data into {@code buf}; -1 when it is consumed. */
+  @Override
   public int data(byte[] buf, int off, int n) throws IOException {
     if (remaining == 0) {
       return -1;

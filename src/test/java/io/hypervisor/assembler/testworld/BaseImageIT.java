@@ -7,6 +7,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.redhat.et.libguestfs.GuestFS;
 import com.redhat.et.libguestfs.LibGuestFSException;
 import com.redhat.et.libguestfs.Partition;
+import io.hypervisor.assembler.tree.Ext4Reader;
+import io.hypervisor.assembler.tree.RootTree;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.Comparator;
@@ -17,6 +19,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The cloud-image stand-ins inspect as Debian 12 and 13 under libguestfs and are shaped like
@@ -36,6 +39,9 @@ class BaseImageIT {
 
   GuestFS g;
   String[] roots;
+
+  @TempDir
+  Path tmp;
 
   @BeforeAll
   void launch() throws LibGuestFSException {
@@ -114,6 +120,40 @@ class BaseImageIT {
     String datasources = g.cat("/etc/cloud/cloud.cfg.d/90_dpkg.cfg");
     assertTrue(datasources.contains("NoCloud") && datasources.contains("ConfigDrive"), datasources);
     assertEquals("", g.cat("/etc/machine-id"));
+  }
+
+  /**
+   * The host's ext4 reader against GNU tar in the appliance, on real roots (the build reads its
+   * tree on the host from the closed disk): the same manifest, path for path, for Debian 12 and 13
+   * (owners, modes, times with nanoseconds, hard links, symlinks; ReproducibleBuildIT's built tree
+   * adds ping's security.capability).
+   */
+  @Test
+  void theHostReadsTheSameTreeAsTheAppliancesTar() throws Exception {
+    for (int disk : new int[] {0, 2}) {
+      String root = mountRoot(disk);
+      Path tar = tmp.resolve("root-" + disk + ".tar");
+      g.tar_out("/", tar.toString(), Map.of("numericowner", Boolean.TRUE, "xattrs", Boolean.TRUE, "selinux",
+          Boolean.TRUE, "acls", Boolean.TRUE));
+      int num = g.part_to_partnum(root);
+      Partition p = Arrays.stream(g.part_list(root.replaceFirst("\\d+$", ""))).filter(x -> x.part_num == num)
+          .findFirst().orElseThrow();
+      Path raw = tmp.resolve("disk-" + disk + ".raw");
+      Tools.run(List.of("qemu-img", "convert", "-U", "-O", "raw", DISKS.get(disk).toString(), raw.toString()),
+          tmp, 600).ok();
+      try (java.io.InputStream in = java.nio.file.Files.newInputStream(tar);
+          RootTree appliance = RootTree.read(in, tmp.resolve("a.spool"), Long.MAX_VALUE);
+          RootTree host = Ext4Reader.tree(raw, p.part_start, p.part_size, tmp.resolve("h.spool"), Long.MAX_VALUE)) {
+        String a = new String(appliance.manifest(), java.nio.charset.StandardCharsets.UTF_8);
+        String h = new String(host.manifest(), java.nio.charset.StandardCharsets.UTF_8);
+        assertTrue(appliance.entries().size() > 5000, appliance.entries().size() + " paths");
+        assertTrue(a.matches("(?s).*time=\\d+\\.[0-9]*[1-9][0-9]* .*"), "some times have nanoseconds");
+        assertEquals(a, h, DISKS.get(disk).toString());
+      } finally {
+        java.nio.file.Files.deleteIfExists(raw);
+        java.nio.file.Files.deleteIfExists(tar);
+      }
+    }
   }
 
   @Test
