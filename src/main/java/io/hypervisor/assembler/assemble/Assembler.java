@@ -17,6 +17,8 @@ import io.hypervisor.assembler.model.Platform;
 import io.hypervisor.assembler.model.Problem;
 import io.hypervisor.assembler.oci.ImageRecord;
 import io.hypervisor.assembler.pkgrepo.apt.DebFile;
+import io.hypervisor.assembler.pkgrepo.apt.DpkgRuns;
+import io.hypervisor.assembler.pkgrepo.apt.PackagesIndex;
 import io.hypervisor.assembler.pkgrepo.rpm.RpmFile;
 import io.hypervisor.assembler.plan.Attestor;
 import io.hypervisor.assembler.publish.VagrantBox;
@@ -622,7 +624,7 @@ public final class Assembler {
         case "packages" -> new PackagesStep(new PackagesStep.Options(plan.base().family(),
             lock.packages().stream().map(p -> new PackagesStep.PackageFile(p.name(), p.version(),
                 Digest.ofSha256Hex(p.sha256()), p.size())).toList(),
-            List.of("kubelet", "kubeadm", "kubectl")), store);
+            List.of("kubelet", "kubeadm", "kubectl"), dpkgRuns(plan, lock, store)), store);
         case "kernel" -> new KernelStep(new KernelStep.Options(files.get("kernel")));
         case "swap" -> new SwapStep(new SwapStep.Options(true));
         case "selinux-firewalld" -> new SelinuxStep(new SelinuxStep.Options("permissive"));
@@ -639,6 +641,23 @@ public final class Assembler {
       });
     }
     return out;
+  }
+
+  /**
+   * For apt, the dpkg run of each of the lock's files, from their own control data (a
+   * pre-dependency within the set puts a package into a later run); dnf orders its own.
+   */
+  static List<Integer> dpkgRuns(Plan plan, Lock lock, ContentStore store) throws IOException {
+    if (!plan.base().family().equals("apt")) {
+      return java.util.Collections.nCopies(lock.packages().size(), 0);
+    }
+    List<io.hypervisor.assembler.pkgrepo.Candidate> controls = new ArrayList<>();
+    for (Lock.Package p : lock.packages()) {
+      String what = p.name() + " " + p.version();
+      controls.add(PackagesIndex.control(DebFile.control(store.path(Digest.ofSha256Hex(p.sha256())), what),
+          lock.architecture(), what));
+    }
+    return DpkgRuns.of(controls);
   }
 
   /** The containerd store the plan's images make, as the plan's containerd will read it, stamped with the build's epoch. */

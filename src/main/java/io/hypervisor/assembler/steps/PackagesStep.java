@@ -12,26 +12,43 @@ import java.util.List;
 
 /**
  * The lock's exact package files, installed offline by the image's own package manager: they go
- * in as one tar stream from the content store, then {@code apt-get install --no-install-recommends}
- * on the local {@code .deb}s (apt orders Pre-Depends; plain dpkg -i would not; the appliance has
- * no network, so apt cannot fetch anything else — and {@code --no-download} would stop it from
- * copying the local files into its archive directory), or {@code dnf --disablerepo='*'} (dnf5's
+ * in as one tar stream from the content store, then {@code dpkg -i} on the local {@code .deb}s in
+ * the lock's order, in as many runs as pre-dependencies within the set need (computed on the host
+ * from the files' control data, see {@code DpkgRuns}); or {@code dnf --disablerepo='*'} (dnf5's
  * {@code --disable-repo='*'} where the image has dnf5) on the local {@code .rpm}s, with a
- * {@code policy-rc.d} so no service starts inside the appliance. kubeadm, kubelet and kubectl are
- * held (apt; dnf's {@code .repo} excludes them); the files and caches are removed afterwards.
+ * {@code policy-rc.d} so no service starts inside the appliance. The lock is already resolved
+ * against the image's package database, so apt would only resolve it again: ~8-10 s of apt
+ * reading its lists and building its cache under TCG before dpkg starts, and one more dpkg run.
+ * apt-get with every file on its command line marked none of them automatic, so dpkg leaves apt's
+ * extended_states as apt did. kubeadm, kubelet and kubectl are held (dpkg selections, which is
+ * what apt-mark hold writes; dnf's {@code .repo} excludes them); the files and caches are removed
+ * afterwards.
  */
 public final class PackagesStep implements Step {
   /** One package file from the content store. */
   public record PackageFile(String name, String version, Digest digest, long size) {}
 
-  /** The package family ("apt" or "dnf"), the files in install order, and the packages to hold. */
-  public record Options(String family, List<PackageFile> packages, List<String> hold) {
+  /**
+   * The package family ("apt" or "dnf"), the files in install order, the packages to hold, and
+   * for apt the dpkg run of each file (0, 1, ...: a later run for a package whose pre-dependency
+   * is in the set).
+   */
+  public record Options(String family, List<PackageFile> packages, List<String> hold, List<Integer> runs) {
     public Options {
       packages = List.copyOf(packages);
       hold = List.copyOf(hold);
+      runs = List.copyOf(runs);
       if (!family.equals("apt") && !family.equals("dnf")) {
         throw new IllegalArgumentException("unknown package family " + family);
       }
+      if (runs.size() != packages.size()) {
+        throw new IllegalArgumentException(runs.size() + " dpkg runs for " + packages.size() + " packages");
+      }
+    }
+
+    /** Everything in one run. */
+    public Options(String family, List<PackageFile> packages, List<String> hold) {
+      this(family, packages, hold, java.util.Collections.nCopies(packages.size(), 0));
     }
   }
 
@@ -71,13 +88,24 @@ public final class PackagesStep implements Step {
       // times). dpkg's fsyncs protect against a crash of this throw-away work disk only.
       b.append("mandb_switch=/var/lib/man-db/auto-update\n");
       b.append("if [ -e $mandb_switch ]; then mv $mandb_switch $mandb_switch.assemble; fi\n");
-      b.append("apt-get install -y -q --no-install-recommends ")
-          .append("-o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold ")
-          .append("-o Dpkg::Options::=--force-unsafe-io ")
-          .append("-o Dpkg::Use-Pty=0 ").append(DIR).append("/*.deb\n");
+      b.append("cd ").append(DIR).append('\n');
+      List<String> names = fileNames();
+      int last = options.runs().stream().mapToInt(Integer::intValue).max().orElse(0);
+      for (int run = 0; run <= last; run++) {
+        b.append("dpkg -i --force-confdef --force-confold --force-unsafe-io");
+        for (int i = 0; i < names.size(); i++) {
+          if (options.runs().get(i) == run) {
+            b.append(' ').append(names.get(i));
+          }
+        }
+        b.append('\n');
+      }
+      b.append("cd /\n");
       b.append("if [ -e $mandb_switch.assemble ]; then mv $mandb_switch.assemble $mandb_switch; fi\n");
       if (!options.hold().isEmpty()) {
-        b.append("apt-mark hold ").append(String.join(" ", options.hold())).append('\n');
+        b.append("printf '");
+        options.hold().forEach(h -> b.append(h).append(" hold\\n"));
+        b.append("' | dpkg --set-selections\n");
       }
       b.append("rm -f /usr/sbin/policy-rc.d\n");
       b.append("apt-get clean\n");

@@ -211,7 +211,7 @@ public final class BuildBenchmark {
     Path storeDir = dir.resolve("store");
     Assembler.seed(plan, images, java.time.Instant.EPOCH).write(store, new DirectoryWriter(storeDir, store), "containerd", null);
     Path script = dir.resolve("install.sh");
-    Files.writeString(script, packages.script());
+    Files.writeString(script, peerScript());
     List<String> cmd = new ArrayList<>();
     if (Guests.accelerator() == io.hypervisor.assembler.model.Accelerator.TCG) {
       cmd.addAll(List.of("env", "LIBGUESTFS_BACKEND_SETTINGS=force_tcg")); // as our session does on this host
@@ -234,6 +234,29 @@ public final class BuildBenchmark {
         "--run-command", "for f in " + String.join(" ", CleanupStep.TRUNCATE) + "; do [ -f \"$f\" ] && : > \"$f\"; done; true",
         "--run-command", "fstrim -a || true"));
     return cmd;
+  }
+
+  /**
+   * The peer's install: what a virt-customize user runs on a directory of package files, apt-get
+   * install of them all (with the same policy-rc.d, man-db switch and unsafe I/O as ours had, so
+   * the peer is not slowed by what we switched off), and apt-mark hold.
+   */
+  static String peerScript() {
+    return """
+        export DEBIAN_FRONTEND=noninteractive
+        printf '#!/bin/sh\\nexit 101\\n' > /usr/sbin/policy-rc.d
+        chmod 0755 /usr/sbin/policy-rc.d
+        mandb_switch=/var/lib/man-db/auto-update
+        if [ -e $mandb_switch ]; then mv $mandb_switch $mandb_switch.assemble; fi
+        apt-get install -y -q --no-install-recommends -o Dpkg::Options::=--force-confdef \\
+          -o Dpkg::Options::=--force-confold -o Dpkg::Options::=--force-unsafe-io -o Dpkg::Use-Pty=0 \\
+          /var/cache/assemble/packages/*.deb
+        if [ -e $mandb_switch.assemble ]; then mv $mandb_switch.assemble $mandb_switch; fi
+        apt-mark hold kubelet kubeadm kubectl
+        rm -f /usr/sbin/policy-rc.d
+        apt-get clean
+        rm -rf /var/cache/assemble
+        """;
   }
 
   private static double secs(long t0) {

@@ -185,7 +185,8 @@ class StepsTest {
     Digest b = store.put("deb-b".getBytes(StandardCharsets.UTF_8));
     PackagesStep step = new PackagesStep(new PackagesStep.Options("apt", List.of(
         new PackagesStep.PackageFile("containerd", "1.6.20~ds1-1+deb12u1", a, 5),
-        new PackagesStep.PackageFile("kubelet", "1.34.2-1.1", b, 5)), List.of("kubelet", "kubeadm", "kubectl")), store);
+        new PackagesStep.PackageFile("kubelet", "1.34.2-1.1", b, 5)), List.of("kubelet", "kubeadm", "kubectl"),
+        List.of(1, 0)), store);
     // The files arrive before the script runs; the script removes them, so capture them at run time.
     String summary = step.apply(new DirectorySession(image.root) {
       @Override
@@ -200,9 +201,14 @@ class StepsTest {
       }
     }, EventSink.NONE);
     String script = image.scripts.get(0);
-    assertTrue(script.contains("apt-get install -y -q --no-install-recommends"), script);
-    assertTrue(script.indexOf("policy-rc.d") < script.indexOf("apt-get install"), script);
-    assertTrue(script.contains("apt-mark hold kubelet kubeadm kubectl"), script);
+    // one dpkg run per round, the lock's order within it: containerd pre-depends on something in run 0 here
+    String dpkg = "dpkg -i --force-confdef --force-confold --force-unsafe-io ";
+    assertTrue(script.contains("cd " + PackagesStep.DIR + "\n" + dpkg + "001_kubelet.deb\n" + dpkg
+        + "000_containerd.deb\n"), script);
+    assertTrue(script.indexOf("policy-rc.d") < script.indexOf("dpkg -i"), script);
+    assertFalse(script.contains("apt-get install"), script);
+    assertTrue(script.contains("printf 'kubelet hold\\nkubeadm hold\\nkubectl hold\\n' | dpkg --set-selections"),
+        script);
     assertTrue(script.contains("rm -rf /var/cache/assemble"), script);
     assertEquals("2 packages, 0 MiB", summary);
   }

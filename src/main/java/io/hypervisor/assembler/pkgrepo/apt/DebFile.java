@@ -27,4 +27,41 @@ public final class DebFile {
     }
     throw new IOException(what + " has no data.tar member: not a Debian package");
   }
+
+  /** Control members this reads are at most this big (a control file is a few KiB). */
+  private static final long MAX_CONTROL = 1 << 20;
+
+  /** The package's {@code control} file, from its control.tar (plain, gzip, xz or zstd, as dpkg-deb writes them). */
+  public static byte[] control(Path deb, String what) throws IOException {
+    try (ArArchiveInputStream ar = new ArArchiveInputStream(new BufferedInputStream(Files.newInputStream(deb)))) {
+      for (ArArchiveEntry e = ar.getNextEntry(); e != null; e = ar.getNextEntry()) {
+        String name = e.getName();
+        if (!name.startsWith("control.tar")) {
+          continue;
+        }
+        java.io.InputStream in = switch (name) {
+          case "control.tar" -> ar;
+          case "control.tar.gz" -> new java.util.zip.GZIPInputStream(ar);
+          case "control.tar.xz" -> new org.tukaani.xz.XZInputStream(ar);
+          case "control.tar.zst" -> new com.github.luben.zstd.ZstdInputStream(ar);
+          default -> throw new IOException(what + " has a " + name + ", which dpkg does not write");
+        };
+        try (org.apache.commons.compress.archivers.tar.TarArchiveInputStream tar =
+            new org.apache.commons.compress.archivers.tar.TarArchiveInputStream(in)) {
+          for (var t = tar.getNextEntry(); t != null; t = tar.getNextEntry()) {
+            if (t.getName().equals("./control") || t.getName().equals("control")) {
+              if (t.getSize() > MAX_CONTROL) {
+                throw new IOException(what + "'s control file is " + t.getSize() + " bytes");
+              }
+              return tar.readNBytes((int) t.getSize());
+            }
+          }
+        }
+        throw new IOException(what + "'s " + name + " has no control file");
+      }
+    } catch (IOException | IllegalArgumentException e) {
+      throw new IOException(what + " is not a Debian package: " + e.getMessage(), e);
+    }
+    throw new IOException(what + " has no control.tar member: not a Debian package");
+  }
 }

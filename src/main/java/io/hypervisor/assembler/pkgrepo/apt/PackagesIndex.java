@@ -68,6 +68,17 @@ public final class PackagesIndex {
     return out;
   }
 
+  /** A package file's own control stanza (what {@link DebFile#control} reads) as a candidate. */
+  public static Candidate control(byte[] control, String arch, String what) throws IOException {
+    Stanzas s = new Stanzas(new BufferedReader(new InputStreamReader(new ByteArrayInputStream(control),
+        StandardCharsets.UTF_8)), FIELDS);
+    Map<String, String> m = s.next();
+    if (m == null || m.get("package") == null || m.get("version") == null) {
+      throw new IOException(what + "'s control file names no package and version");
+    }
+    return candidate(m, new Relations(arch, new HashMap<>()), null, -1, null, new Source("file", what, false));
+  }
+
   private static Candidate candidate(Map<String, String> m, Relations rel, String url, long size, String sha256,
       Source source) {
     // Pre-Depends first: they must be satisfied before unpacking, so the install order puts them earlier.
