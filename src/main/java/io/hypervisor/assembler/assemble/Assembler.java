@@ -178,7 +178,12 @@ public final class Assembler {
     try {
       ContentStore store = ContentStore.open(settings.cacheDir());
       try (AutoCloseable lease = store.lease()) {
-        return build(plan, given, o, store, work, output, partial);
+        try (PackageFiles packageFiles = new PackageFiles(store, work.resolve("packages"), events)) {
+          if (given != null) {
+            packageFiles.start(given); // while the appliance starts: the files already in the store
+          }
+          return build(plan, given, o, store, work, output, partial, packageFiles);
+        }
       }
     } catch (AssemblerException e) {
       throw e;
@@ -203,8 +208,8 @@ public final class Assembler {
   private record Prepared(Lock lock, Plan plan, List<ImageRecord> images, List<Step> steps, Instant epoch,
       List<BuildRecord.BasePackage> basePackages, StepKey key) {}
 
-  private Result build(Plan planned, Lock given, Options o, ContentStore store, Path work, Path output, Path partial)
-      throws IOException {
+  private Result build(Plan planned, Lock given, Options o, ContentStore store, Path work, Path output, Path partial,
+      PackageFiles packageFiles) throws IOException {
     Fetcher fetcher = new Fetcher(store, http, environment, events);
     Fetcher.Base base = timed("base", () -> fetcher.base(planned.base(), given));
     String baseFormat = DiskFormat.of(base.path());
@@ -217,7 +222,7 @@ public final class Assembler {
     StepCache.Layer layer = null;
     if (facts != null) {
       checkOs(facts.os(), planned);
-      prepared = prepare(planned, given, o, facts, fetcher, base, store, work, layers);
+      prepared = prepare(planned, given, o, facts, fetcher, base, store, work, layers, packageFiles);
       if (prepared.key() != null) {
         StepKey key = prepared.key();
         layer = timed("step cache", () -> layers.find(key)).orElse(null);
@@ -253,7 +258,7 @@ public final class Assembler {
           if (layers != null) {
             layers.putFacts(facts);
           }
-          prepared = prepare(planned, given, o, facts, fetcher, base, store, work, layers);
+          prepared = prepare(planned, given, o, facts, fetcher, base, store, work, layers, packageFiles);
         }
         Prepared p = prepared;
         image.environment(Map.of("SOURCE_DATE_EPOCH", Long.toString(p.epoch().getEpochSecond()), "TZ", "UTC",
@@ -371,7 +376,7 @@ public final class Assembler {
    * the fetch (the only network use), the steps with their options and the step cache's key.
    */
   private Prepared prepare(Plan planned, Lock given, Options o, BaseFacts facts, Fetcher fetcher, Fetcher.Base base,
-      ContentStore store, Path work, StepLayers layers) throws IOException {
+      ContentStore store, Path work, StepLayers layers, PackageFiles packageFiles) throws IOException {
     Locker.ImagePackages packages = facts.packages(planned);
     List<BuildRecord.BasePackage> basePackages = packages.installed().stream()
         .map(c -> new BuildRecord.BasePackage(c.name(), c.version(), c.arch())).toList();
@@ -385,10 +390,11 @@ public final class Assembler {
       fetcher.packages(locked, effective, packages.files(), keyFiles);
       return null;
     });
+    packageFiles.start(locked);
     Instant epoch = epoch(facts.epoch(), () -> newestPackage(locked, effective.base().family(), store));
     List<ImageRecord> images = timed("fetch", () -> fetcher.images(effective, locked));
     List<Step> steps = steps(effective, locked, images, Fetcher.keyrings(effective, keyFiles), store, epoch, work,
-        facts.newestChange());
+        facts.newestChange(), packageFiles);
     StepKey key = layers == null ? null : layers.key(steps, effective.diskBytes(), epoch);
     return new Prepared(locked, effective, images, steps, epoch, basePackages, key);
   }
@@ -616,15 +622,22 @@ public final class Assembler {
   /** The plan's steps in its order, each with its options. */
   public static List<Step> steps(Plan plan, Lock lock, List<ImageRecord> images, Map<String, byte[]> keyrings,
       ContentStore store, Instant epoch, Path work, Long baseNewest) throws IOException {
+    return steps(plan, lock, images, keyrings, store, epoch, work, baseNewest, p -> store.path(p.digest()));
+  }
+
+  /** The same, the packages step sending the package files {@code packageFiles} gives. */
+  static List<Step> steps(Plan plan, Lock lock, List<ImageRecord> images, Map<String, byte[]> keyrings,
+      ContentStore store, Instant epoch, Path work, Long baseNewest, PackagesStep.Files packageFiles)
+      throws IOException {
     Map<String, List<ImageFile>> files = files(plan, keyrings);
     List<Step> out = new ArrayList<>();
     for (String name : plan.steps()) {
       out.add(switch (name) {
         case "repositories" -> new RepositoriesStep(new RepositoriesStep.Options(files.get("repositories")));
-        case "packages" -> new PackagesStep(new PackagesStep.Options(plan.base().family(),
+        case "packages" -> PackagesStep.sending(new PackagesStep.Options(plan.base().family(),
             lock.packages().stream().map(p -> new PackagesStep.PackageFile(p.name(), p.version(),
                 Digest.ofSha256Hex(p.sha256()), p.size())).toList(),
-            List.of("kubelet", "kubeadm", "kubectl"), dpkgRuns(plan, lock, store)), store);
+            List.of("kubelet", "kubeadm", "kubectl"), dpkgRuns(plan, lock, store)), packageFiles);
         case "kernel" -> new KernelStep(new KernelStep.Options(files.get("kernel")));
         case "swap" -> new SwapStep(new SwapStep.Options(true));
         case "selinux-firewalld" -> new SelinuxStep(new SelinuxStep.Options("permissive"));

@@ -50,14 +50,19 @@ public final class TarWriter implements TreeSink, AutoCloseable {
   /** A file whose content is a blob of the content store. */
   @Override
   public void blob(String path, int mode, Digest digest) throws IOException {
-    try (FileChannel in = FileChannel.open(store.path(digest), StandardOpenOption.READ)) {
+    file(path, mode, store.path(digest));
+  }
+
+  /** A file whose content is a host file's (read to its size when the entry starts). */
+  public void file(String path, int mode, java.nio.file.Path file) throws IOException {
+    try (FileChannel in = FileChannel.open(file, StandardOpenOption.READ)) {
       long size = in.size();
       header(path, mode, size, '0');
       long pos = 0;
       while (pos < size) {
         long n = in.transferTo(pos, size - pos, out);
         if (n <= 0) {
-          throw new IOException("short read of blob " + digest + " at " + pos + " of " + size);
+          throw new IOException("short read of " + file + " at " + pos + " of " + size);
         }
         pos += n;
       }

@@ -52,13 +52,30 @@ public final class PackagesStep implements Step {
     }
   }
 
+  /**
+   * Where each package's bytes come from: the content store's file, or a host-side rewrite of it
+   * that the image's package manager installs the same (a .deb with zstd data instead of xz).
+   */
+  public interface Files {
+    java.nio.file.Path path(PackageFile p) throws IOException;
+  }
+
   public static final String DIR = "/var/cache/assemble/packages";
   private final Options options;
-  private final ContentStore store;
+  private final Files files;
 
   public PackagesStep(Options options, ContentStore store) {
+    this(options, (Files) p -> store.path(p.digest()));
+  }
+
+  private PackagesStep(Options options, Files files) {
     this.options = options;
-    this.store = store;
+    this.files = files;
+  }
+
+  /** The step sending what {@code files} gives for each package. */
+  public static PackagesStep sending(Options options, Files files) {
+    return new PackagesStep(options, files);
   }
 
   @Override
@@ -147,7 +164,14 @@ public final class PackagesStep implements Step {
       return "nothing to install";
     }
     List<String> names = fileNames();
-    long total = options.packages().stream().mapToLong(PackageFile::size).sum();
+    List<java.nio.file.Path> paths = new java.util.ArrayList<>();
+    long sum = 0;
+    for (PackageFile p : options.packages()) {
+      java.nio.file.Path f = files.path(p);
+      paths.add(f);
+      sum += java.nio.file.Files.size(f);
+    }
+    long total = sum;
     image.tarIn(new ImageSession.TarSource() {
       @Override
       public long size() {
@@ -156,9 +180,9 @@ public final class PackagesStep implements Step {
 
       @Override
       public void writeTo(OutputStream out) throws IOException {
-        TarWriter tar = new TarWriter(Channels.newChannel(out), store, 0);
+        TarWriter tar = new TarWriter(Channels.newChannel(out), null, 0);
         for (int i = 0; i < names.size(); i++) {
-          tar.blob(names.get(i), 0644, options.packages().get(i).digest());
+          tar.file(names.get(i), 0644, paths.get(i));
         }
         tar.finish();
       }

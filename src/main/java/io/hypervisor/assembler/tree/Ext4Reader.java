@@ -437,7 +437,8 @@ public final class Ext4Reader implements TreeSource, AutoCloseable {
 
   private void checkBlock(long block, int inode) throws IOException {
     if (block < 0 || (block + 1) * blockSize > length) {
-      throw new IOException("inode " + (inode & 0xFFFFFFFFL) + " points at block " + block + ", outside the file system");
+      throw new IOException("inode " + (inode & 0xFFFFFFFFL) + " points at block " + block
+          + ", outside the file system");
     }
   }
 

@@ -114,7 +114,8 @@ class Ext4ReaderTest {
     // seconds past 2038 (the extra field's epoch bits)
     Tools.run(List.of("debugfs", "-w", "-R", "set_inode_field /etc/hostname mtime_extra 0x1d6f3454",
         disk + "?offset=" + OFFSET)).ok();
-    Tools.run(List.of("debugfs", "-w", "-R", "set_inode_field /var/fifo mtime_extra 1", disk + "?offset=" + OFFSET)).ok();
+    Tools.run(List.of("debugfs", "-w", "-R", "set_inode_field /var/fifo mtime_extra 1", disk + "?offset=" + OFFSET))
+        .ok();
     Tools.run(List.of("touch", "-h", "-d", "@" + (EPOCH - 3600) + ".123456789", src.resolve("etc/hostname").toString()))
         .ok();
     try (RootTree expected = tar(src);
