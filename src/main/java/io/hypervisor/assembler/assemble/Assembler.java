@@ -271,8 +271,8 @@ public final class Assembler {
             // the same files (the output is compared with this disk after the convert instead).
             checks = timed("verify", () -> verify(image, p.plan(), p.lock()));
             rootPartition = timed("tree", () -> rootPartition(image, diskPartitions));
-            if (rootPartition != null && rootPartition.fsType().equals("ext4")) {
-              t.readOnHost(); // from the closed disk, unless a layer's tree leaves only a few paths to read
+            if (hostReads(rootPartition)) {
+              t.readOnHost(); // whole, from the closed disk
             }
           }
           if (step instanceof FinishStep) {
@@ -301,7 +301,7 @@ public final class Assembler {
             }
           }
           if (!cached.isEmpty() && step == cached.get(cached.size() - 1)) {
-            earlier = startingPoint(image, layers, layer, p.steps());
+            earlier = startingPoint(image, layers, layer, p.steps(), diskPartitions);
           }
           if (step instanceof TreeStep t && t.tree() != null) {
             keepTree(p, layers, t);
@@ -353,8 +353,8 @@ public final class Assembler {
    * the tree step tells the paths this build changed, and the tree saved with the layer, from
    * which it takes the others. Without a clock the tree step reads everything, as before.
    */
-  private TreeStep.Earlier startingPoint(ImageSession image, StepLayers layers, StepCache.Layer layer, List<Step> steps)
-      throws IOException {
+  private TreeStep.Earlier startingPoint(ImageSession image, StepLayers layers, StepCache.Layer layer, List<Step> steps,
+      List<ImageSession.Partition> known) throws IOException {
     TreeStep tree = steps.stream().filter(TreeStep.class::isInstance).map(TreeStep.class::cast).findFirst().orElse(null);
     if (tree == null) {
       return null;
@@ -366,7 +366,9 @@ public final class Assembler {
       events.debug("no clock in the image (" + e.getMessage() + "): the tree step reads the whole root");
       return null;
     }
-    TreeStep.Earlier earlier = layer == null ? null : timed("step cache", () -> layers.tree(layer));
+    // a root the host reads whole needs no tree of the layer (and none was kept with it)
+    boolean host = hostReads(timed("tree", () -> rootPartition(image, known)));
+    TreeStep.Earlier earlier = layer == null || host ? null : timed("step cache", () -> layers.tree(layer));
     tree.since(since, earlier);
     return earlier;
   }
@@ -432,6 +434,11 @@ public final class Assembler {
     return known;
   }
 
+  /** Whether the host reads the root's tree from the closed disk: an ext4 partition (not LVM, xfs or btrfs). */
+  private static boolean hostReads(ImageSession.Partition root) {
+    return root != null && root.fsType().equals("ext4");
+  }
+
   /** The partition holding the root file system (null when it is none: LVM), from the partitions read once. */
   private static ImageSession.Partition rootPartition(ImageSession image, List<ImageSession.Partition> known)
       throws IOException {
@@ -469,9 +476,12 @@ public final class Assembler {
     }
   }
 
-  /** The tree of a cold build's layer, kept with it for the next warm build's partial read. */
+  /**
+   * The tree of a cold build's layer, kept with it for the next warm build's partial read; not
+   * for a root the host reads whole (its spool would double the layer's size in the cache).
+   */
   private void keepTree(Prepared p, StepLayers layers, TreeStep t) throws IOException {
-    if (p.key() != null && layers != null && !t.partialRead() && t.changed() != null) {
+    if (p.key() != null && layers != null && !t.partialRead() && t.changed() != null && !t.readsOnHost()) {
       timed("step cache", () -> {
         layers.saveTree(p.key(), t.tree(), t.changed());
         return null;

@@ -84,6 +84,11 @@ public final class TreeStep implements Step {
     this.hostMay = true;
   }
 
+  /** Whether the caller reads the whole root on the host (then no layer's tree is needed). */
+  public boolean readsOnHost() {
+    return hostMay;
+  }
+
   /** Whether {@link #apply} left the read to the caller, who gives the tree to {@link #read}. */
   public boolean deferred() {
     return deferred && tree == null;
@@ -129,7 +134,9 @@ public final class TreeStep implements Step {
       changed = changedPaths(listed);
     }
     Path spool = options.work().resolve("root-tree.spool");
-    if (earlier != null && changed != null) {
+    // The host reads a whole ext4 root in about the time the appliance needs to list it: the
+    // layer's tree is for the roots it cannot read (xfs, btrfs, LVM).
+    if (!hostMay && earlier != null && changed != null) {
       try {
         tree = partial(image, spool);
       } catch (IOException e) {
