@@ -291,33 +291,6 @@ public final class Resolver {
     }
   }
 
-  /**
-   * Splits an install order into batches that can each be unpacked together: a package starts a
-   * new batch when something it pre-depends on is in the current one (dpkg refuses to unpack a
-   * package whose Pre-Depends are not yet configured).
-   */
-  public static List<List<Candidate>> batches(List<Candidate> ordered) {
-    List<List<Candidate>> out = new ArrayList<>();
-    List<Candidate> cur = new ArrayList<>();
-    Set<String> inCur = new HashSet<>();
-    for (Candidate c : ordered) {
-      boolean needsEarlier = c.preRequires().stream()
-          .anyMatch(d -> d.anyOf().stream().anyMatch(a -> inCur.contains(a.name())
-              || cur.stream().anyMatch(q -> q.provides().stream().anyMatch(p -> p.name().equals(a.name())))));
-      if (needsEarlier) {
-        out.add(List.copyOf(cur));
-        cur.clear();
-        inCur.clear();
-      }
-      cur.add(c);
-      inCur.add(c.name());
-    }
-    if (!cur.isEmpty()) {
-      out.add(List.copyOf(cur));
-    }
-    return out;
-  }
-
   /** Chosen packages ordered so that every dependency inside the set comes first. */
   private List<Candidate> order() {
     List<Candidate> out = new ArrayList<>();

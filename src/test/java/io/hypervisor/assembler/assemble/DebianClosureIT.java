@@ -96,18 +96,23 @@ class DebianClosureIT {
       }
       assertEquals(ids(ours), inst(chroot(root, asked)), "apt's own resolution of the plan's requests");
 
-      // Oracle 2: dpkg -i of exactly our files, in our order (batches split at Pre-Depends), succeeds.
+      // Oracle 2: dpkg -i of exactly our files, in our order, in the runs the packages step uses
+      // (DpkgRuns: a pre-dependency within the set goes into an earlier run), succeeds.
       downloads.packages(ours, null);
       Path debs = root.resolve("tmp/debs");
       Files.createDirectories(debs);
       Files.writeString(root.resolve("usr/sbin/policy-rc.d"), "#!/bin/sh\nexit 101\n");
       root.resolve("usr/sbin/policy-rc.d").toFile().setExecutable(true);
       StringBuilder script = new StringBuilder("set -e\nmount -t proc proc " + root + "/proc\n");
-      int n = 0;
-      for (List<Candidate> batch : Resolver.batches(ours)) {
+      List<Integer> runs = io.hypervisor.assembler.pkgrepo.apt.DpkgRuns.of(ours);
+      for (int run = 0; run <= runs.stream().mapToInt(Integer::intValue).max().orElse(0); run++) {
         script.append("chroot ").append(root).append(" env DEBIAN_FRONTEND=noninteractive dpkg -i");
-        for (Candidate c : batch) {
-          String name = String.format("%03d_%s.deb", n++, c.name());
+        for (int i = 0; i < ours.size(); i++) {
+          if (runs.get(i) != run) {
+            continue;
+          }
+          Candidate c = ours.get(i);
+          String name = String.format("%03d_%s.deb", i, c.name());
           Files.copy(store.path(Digest.ofSha256Hex(c.sha256())), debs.resolve(name));
           script.append(" /tmp/debs/").append(name);
         }

@@ -20,6 +20,9 @@ import java.util.Set;
  * packages of one run after unpacking them all. So a package whose Pre-Depends names another
  * package of the set goes into a later run than that package and everything it depends on (within
  * the set). Without such a pre-dependency (the usual node package set) everything is one run.
+ * Unlike a split of the install order where a pre-dependency falls in the current batch, this
+ * does not depend on the files' order (a lock written by hand keeps working). DebianClosureIT
+ * installs a resolved set with dpkg in these runs in a chroot of the base image's tree.
  */
 public final class DpkgRuns {
   private DpkgRuns() {}
