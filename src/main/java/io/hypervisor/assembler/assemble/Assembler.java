@@ -449,8 +449,8 @@ public final class Assembler {
   /**
    * The deferred tree: read from the closed disk's ext4 root on the host (a raw copy, which the
    * rebuild then writes into), at the host's disk speed instead of the appliance's ~30 MB/s; a
-   * file system the host reader does not read (inline data, ACLs, ...) is read by GNU tar in a
-   * read-only appliance instead, as before.
+   * file system the host reader does not read (inline data, ACLs, ...) or fails on is read by GNU
+   * tar in a read-only appliance instead, as before, with a warning.
    */
   private RootTree hostTree(TreeStep step, Path disk, ImageSession.Partition root, Path work,
       GuestfsSession.Options opening) throws IOException {
@@ -461,8 +461,11 @@ public final class Assembler {
       RootTree tree;
       try {
         tree = Ext4Reader.tree(raw, root.start(), root.size(), spool, step.epoch());
-      } catch (Ext4Reader.Unsupported e) {
-        events.warn("the root file system is read in an appliance instead (" + e.getMessage() + ")");
+      } catch (IOException e) {
+        // Unsupported: a feature the reader leaves to GNU tar; anything else: a file system the
+        // host could not make sense of, which the kernel in the appliance may still read
+        events.warn("the root file system is read in an appliance instead ("
+            + (e instanceof Ext4Reader.Unsupported ? "" : "the host's reader failed: ") + e.getMessage() + ")");
         Files.deleteIfExists(raw);
         RootTree[] read = new RootTree[1];
         try (GuestfsSession ro = GuestfsSession.open(opening.asReadOnly(), events)) {
