@@ -321,7 +321,11 @@ public final class Assembler {
       if (deferred != null) {
         ImageSession.Partition root = rootPartition;
         GuestfsSession.Options fallback = opening;
-        reproduction = reproduction.withTree(timed("tree", () -> hostTree(deferred, disk, root, work, fallback)));
+        reproduction = reproduction.withTree(timed("tree", () -> {
+          RootTree tree = hostTree(deferred.epoch(), disk, root, work, fallback, events);
+          deferred.read(tree);
+          return tree;
+        }));
         keepTree(p, layers, deferred);
         if (reproduction.bytes() && !reproduction.tree().aclPaths().isEmpty()) {
           String reason = reproduction.tree().aclPaths().size() + " paths carry POSIX ACLs (e.g. /"
@@ -353,8 +357,8 @@ public final class Assembler {
    * the tree step tells the paths this build changed, and the tree saved with the layer, from
    * which it takes the others. Without a clock the tree step reads everything, as before.
    */
-  private TreeStep.Earlier startingPoint(ImageSession image, StepLayers layers, StepCache.Layer layer, List<Step> steps,
-      List<ImageSession.Partition> known) throws IOException {
+  private TreeStep.Earlier startingPoint(ImageSession image, StepLayers layers, StepCache.Layer layer,
+      List<Step> steps, List<ImageSession.Partition> known) throws IOException {
     TreeStep tree = steps.stream().filter(TreeStep.class::isInstance).map(TreeStep.class::cast).findFirst().orElse(null);
     if (tree == null) {
       return null;
@@ -452,15 +456,15 @@ public final class Assembler {
    * file system the host reader does not read (inline data, ACLs, ...) or fails on is read by GNU
    * tar in a read-only appliance instead, as before, with a warning.
    */
-  private RootTree hostTree(TreeStep step, Path disk, ImageSession.Partition root, Path work,
-      GuestfsSession.Options opening) throws IOException {
+  static RootTree hostTree(long epoch, Path disk, ImageSession.Partition root, Path work,
+      GuestfsSession.Options opening, EventSink events) throws IOException {
     try (EventSink.Step s = events.step("tree", "the root file system (" + root.device() + ") read on the host")) {
       Path raw = work.resolve(RAW);
       Path spool = work.resolve("root-tree.spool");
       QemuImg.toRaw(disk, raw);
       RootTree tree;
       try {
-        tree = Ext4Reader.tree(raw, root.start(), root.size(), spool, step.epoch());
+        tree = Ext4Reader.tree(raw, root.start(), root.size(), spool, epoch);
       } catch (IOException e) {
         // Unsupported: a feature the reader leaves to GNU tar; anything else: a file system the
         // host could not make sense of, which the kernel in the appliance may still read
@@ -469,12 +473,11 @@ public final class Assembler {
         Files.deleteIfExists(raw);
         RootTree[] read = new RootTree[1];
         try (GuestfsSession ro = GuestfsSession.open(opening.asReadOnly(), events)) {
-          ro.tarOutRoot(in -> read[0] = RootTree.read(in, spool, step.epoch()));
+          ro.tarOutRoot(in -> read[0] = RootTree.read(in, spool, epoch));
         }
         tree = read[0];
       }
-      step.read(tree);
-      s.ok(step.describe());
+      s.ok(TreeStep.summary(tree, -1));
       return tree;
     }
   }

@@ -156,6 +156,11 @@ public final class TreeStep implements Step {
 
   /** What was read: paths, how many came from the layer's tree, bytes, the tree digest. */
   public String describe() {
+    return summary(tree, read);
+  }
+
+  /** A tree's paths ({@code read} of them read when it is 0 or more), bytes and tree digest. */
+  public static String summary(RootTree tree, int read) {
     return tree.entries().size() + " paths" + (read >= 0 ? " (" + read + " read, the rest from the layer's tree)" : "")
         + ", " + (tree.contentBytes() >> 20) + " MiB, tree digest "
         + RootTree.digest(tree.manifest()).encoded().substring(0, 12);

@@ -1,0 +1,70 @@
+package io.hypervisor.assembler.assemble;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.hypervisor.assembler.events.Event;
+import io.hypervisor.assembler.events.EventSink;
+import io.hypervisor.assembler.guestfs.GuestfsSession;
+import io.hypervisor.assembler.guestfs.ImageSession;
+import io.hypervisor.assembler.sys.Posix;
+import io.hypervisor.assembler.testworld.Guests;
+import io.hypervisor.assembler.testworld.SuiteImages;
+import io.hypervisor.assembler.testworld.Tools;
+import io.hypervisor.assembler.tree.RootTree;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The build's tree read of an ext4 root the host reader refuses (here: a POSIX ACL, which GNU tar
+ * renders as text) falls back to the appliance's tar_out, says so, and gets the tree with the ACL,
+ * so the build then makes the image a tree-only reproduction. The disk is a small MBR disk whose
+ * one partition mke2fs -d filled; the appliance mounts it as the known root (no inspection).
+ */
+@Tag("integration")
+class HostTreeIT {
+  @TempDir
+  Path tmp;
+
+  @Test
+  void aRootTheHostReaderRefusesIsReadByTheAppliance() throws Exception {
+    Path src = Files.createDirectories(tmp.resolve("root/etc"));
+    Files.writeString(src.resolve("hostname"), "node\n");
+    Tools.run(List.of("setfacl", "-m", "u:1234:r", src.resolve("hostname").toString())).ok();
+    Path raw = tmp.resolve("disk.raw");
+    Tools.run(List.of("truncate", "-s", "96M", raw.toString())).ok();
+    Tools.run(List.of("sh", "-c", "echo 'label: dos\nstart=2048, type=83' | sfdisk -q " + raw)).ok();
+    long start = 1L << 20;
+    long size = (96L << 20) - start;
+    Tools.run(List.of("mke2fs", "-q", "-F", "-t", "ext4", "-E", "offset=" + start, "-d",
+        tmp.resolve("root").toString(), raw.toString(), (size >> 10) + "k")).ok();
+    Path disk = tmp.resolve("disk.qcow2");
+    Tools.run(List.of("qemu-img", "convert", "-O", "qcow2", raw.toString(), disk.toString())).ok();
+
+    Path work = Files.createDirectories(tmp.resolve("work"));
+    GuestfsSession.Options opening = GuestfsSession.Options.build(disk, Guests.accelerator(), Duration.ofMinutes(10),
+        work, p -> Posix.mkfifo(p, 0600)).withCpus(Integer.parseInt(Guests.CPUS))
+        .withKnownOs(new ImageSession.OsInfo("linux", "debian", 12, 0, "x86_64", "deb", "/dev/sda1",
+            Map.of("/", "/dev/sda1")));
+    List<String> warnings = new ArrayList<>();
+    EventSink events = e -> {
+      if (e instanceof Event.Log l && l.level() == Event.Level.WARN) {
+        warnings.add(l.message());
+      }
+    };
+    try (RootTree tree = SuiteImages.slot("host tree fallback", () -> Assembler.hostTree(1_700_000_000L, disk,
+        new ImageSession.Partition("/dev/sda1", 1, start, size, "ext4"), work, opening, events))) {
+      String said = warnings.toString();
+      assertTrue(said.contains("read in an appliance instead") && said.contains("POSIX ACL"), said);
+      assertEquals(List.of("etc/hostname"), tree.aclPaths());
+      assertTrue(new String(tree.manifest(), java.nio.charset.StandardCharsets.UTF_8).contains("./etc/hostname "));
+    }
+  }
+}
