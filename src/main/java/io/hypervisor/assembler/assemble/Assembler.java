@@ -179,9 +179,6 @@ public final class Assembler {
       ContentStore store = ContentStore.open(settings.cacheDir());
       try (AutoCloseable lease = store.lease()) {
         try (PackageFiles packageFiles = new PackageFiles(store, work.resolve("packages"), events)) {
-          if (given != null) {
-            packageFiles.start(given); // while the appliance starts: the files already in the store
-          }
           return build(plan, given, o, store, work, output, partial, packageFiles);
         }
       }
@@ -228,6 +225,15 @@ public final class Assembler {
         layer = timed("step cache", () -> layers.find(key)).orElse(null);
       }
     }
+    // The .debs' zstd rewrite runs beside the launch, and only when the packages step will run
+    // (a warm build's layer has them installed; the rewrite would only take the appliance's core).
+    if (layer == null) {
+      if (prepared != null) {
+        packageFiles.start(prepared.lock());
+      } else if (given != null) {
+        packageFiles.start(given);
+      }
+    }
     Path disk = work.resolve("disk.qcow2");
     Path from = layer != null ? layer.file() : base.path();
     String fromFormat = layer != null ? "qcow2" : baseFormat;
@@ -259,6 +265,7 @@ public final class Assembler {
             layers.putFacts(facts);
           }
           prepared = prepare(planned, given, o, facts, fetcher, base, store, work, layers, packageFiles);
+          packageFiles.start(prepared.lock()); // the files the fetch just added (started once each)
         }
         Prepared p = prepared;
         image.environment(Map.of("SOURCE_DATE_EPOCH", Long.toString(p.epoch().getEpochSecond()), "TZ", "UTC",
@@ -327,9 +334,8 @@ public final class Assembler {
           return tree;
         }));
         keepTree(p, layers, deferred);
-        if (reproduction.bytes() && !reproduction.tree().aclPaths().isEmpty()) {
-          String reason = reproduction.tree().aclPaths().size() + " paths carry POSIX ACLs (e.g. /"
-              + reproduction.tree().aclPaths().get(0) + "), which a rebuilt file system would not keep";
+        String reason = aclReason(reproduction.tree());
+        if (reproduction.bytes() && reason != null) {
           events.warn("the image will be reproducible as a tree, not byte for byte: " + reason);
           reproduction = reproduction.asTree(reason);
         }
@@ -396,7 +402,6 @@ public final class Assembler {
       fetcher.packages(locked, effective, packages.files(), keyFiles);
       return null;
     });
-    packageFiles.start(locked);
     Instant epoch = epoch(facts.epoch(), () -> newestPackage(locked, effective.base().family(), store));
     List<ImageRecord> images = timed("fetch", () -> fetcher.images(effective, locked));
     List<Step> steps = steps(effective, locked, images, Fetcher.keyrings(effective, keyFiles), store, epoch, work,
@@ -424,6 +429,13 @@ public final class Assembler {
     Reproduction withTree(RootTree read) {
       return new Reproduction(read, params, root, reason, partitions);
     }
+  }
+
+  /** Why a tree cannot become a rebuilt file system: the paths with POSIX ACLs; null when none has one. */
+  private static String aclReason(RootTree tree) {
+    List<String> acl = tree.aclPaths();
+    return acl.isEmpty() ? null : acl.size() + " paths carry POSIX ACLs (e.g. /" + acl.get(0)
+        + "), which a rebuilt file system would not keep";
   }
 
   /** The raw copy of the closed work disk: the host reads the root's tree from it, and the rebuild writes into it. */
@@ -518,9 +530,8 @@ public final class Assembler {
       reason = "the root file system (" + rootDevice + ") is not a partition of the disk (LVM?)";
     } else if (!root.fsType().equals("ext4")) {
       reason = "the root file system is " + root.fsType() + "; only ext4 is rebuilt from its tree";
-    } else if (tree != null && !tree.aclPaths().isEmpty()) {
-      reason = tree.aclPaths().size() + " paths carry POSIX ACLs (e.g. /" + tree.aclPaths().get(0)
-          + "), which a rebuilt file system would not keep";
+    } else if (tree != null && aclReason(tree) != null) {
+      reason = aclReason(tree);
     } else {
       try {
         Ext4Rebuild.mke2fsVersion();

@@ -19,8 +19,9 @@ import java.util.concurrent.Future;
 /**
  * The lock's package files as the packages step sends them into the image: a .deb with a large
  * xz data member is rewritten with zstd data on the host ({@link DebRepack}), in the background
- * from the moment its file is in the content store (with a given lock, while the appliance
- * starts), on the core the TCG appliance leaves free; every other file, and any rewrite that
+ * once the build knows its packages step will run and the file is in the content store (with a
+ * lock or the base's recorded facts, before the appliance starts), on the core the TCG appliance
+ * leaves free; every other file, and any rewrite that
  * fails (said as a warning), goes from the content store as it is.
  */
 final class PackageFiles implements PackagesStep.Files, AutoCloseable {

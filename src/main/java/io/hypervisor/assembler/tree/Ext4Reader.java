@@ -76,6 +76,7 @@ public final class Ext4Reader implements TreeSource, AutoCloseable {
   private final Deque<Pending> dirs = new ArrayDeque<>();
   private final Deque<Entry> ready = new ArrayDeque<>();
   private final Map<Integer, String> firstName = new HashMap<>();
+  private final Map<Long, Long> inodeTables = new HashMap<>();
   private final Set<Integer> listed = new HashSet<>();
   private List<Run> runs = List.of();
   private long remaining;
@@ -444,9 +445,7 @@ public final class Ext4Reader implements TreeSource, AutoCloseable {
 
   private Inode inode(int number) throws IOException {
     long index = (number & 0xFFFFFFFFL) - 1;
-    long group = index / inodesPerGroup;
-    ByteBuffer desc = read(gdtOffset + group * descSize, descSize);
-    long table = (desc.getInt(8) & 0xFFFFFFFFL) | (descSize >= 64 ? (desc.getInt(0x28) & 0xFFFFFFFFL) << 32 : 0);
+    long table = inodeTable(index / inodesPerGroup);
     ByteBuffer b = read(table * blockSize + (index % inodesPerGroup) * inodeSize, inodeSize);
     int mode = b.getShort(0) & 0xFFFF;
     long uid = (b.getShort(2) & 0xFFFF) | ((long) (b.getShort(120) & 0xFFFF) << 16);
@@ -483,6 +482,17 @@ public final class Ext4Reader implements TreeSource, AutoCloseable {
     }
     return new Inode(number, mode, uid, gid, size, mtime, nanos, b.getShort(26) & 0xFFFF, flags, block, fileAcl,
         blocks, xattrs);
+  }
+
+  /** Where a group's inode table starts (blocks), read from its descriptor once. */
+  private long inodeTable(long group) throws IOException {
+    Long table = inodeTables.get(group);
+    if (table == null) {
+      ByteBuffer desc = read(gdtOffset + group * descSize, descSize);
+      table = (desc.getInt(8) & 0xFFFFFFFFL) | (descSize >= 64 ? (desc.getInt(0x28) & 0xFFFFFFFFL) << 32 : 0);
+      inodeTables.put(group, table);
+    }
+    return table;
   }
 
   /** Entries from {@code at} up to the 4 zero bytes ending them; values at {@code valueBase} + their offset. */

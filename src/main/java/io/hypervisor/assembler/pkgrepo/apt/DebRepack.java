@@ -31,16 +31,8 @@ public final class DebRepack {
 
   /** Whether {@code deb} has an xz data member of at least {@link #MIN_BYTES}. */
   public static boolean worthIt(Path deb) throws IOException {
-    try (ArArchiveInputStream ar = new ArArchiveInputStream(new BufferedInputStream(Files.newInputStream(deb)))) {
-      for (ArArchiveEntry e = ar.getNextEntry(); e != null; e = ar.getNextEntry()) {
-        if (e.getName().startsWith("data.tar")) {
-          return e.getName().equals("data.tar.xz") && e.getLength() >= MIN_BYTES;
-        }
-      }
-    } catch (IllegalArgumentException e) {
-      throw new IOException(deb + " is not a Debian package: " + e.getMessage(), e);
-    }
-    return false;
+    return DebFile.member(deb, deb.toString(), "data.tar",
+        (e, in) -> e.getName().equals("data.tar.xz") && e.getLength() >= MIN_BYTES);
   }
 
   /**
