@@ -253,7 +253,8 @@ public final class Assembler {
     GuestfsSession.Options launch = GuestfsSession.Options.build(disk, accel, settings.launchTimeout(), work,
         p -> Posix.mkfifo(p, 0600)).withCpus(settings.guestCpus());
     // With the base's facts its inspection is known (11-13 s under TCG): the layer has its layout.
-    GuestfsSession.Options opening = facts == null ? launch : launch.withKnownOs(facts.os());
+    GuestfsSession.Options known = facts == null ? launch : launch.withKnownOs(facts.os());
+    GuestfsSession.Options opening = layer != null ? known.grown() : known;
     try {
       try (GuestfsSession image = timed("launch", () -> GuestfsSession.open(opening, events))) {
         if (facts == null) {

@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.redhat.et.libguestfs.GuestFS;
 import io.hypervisor.assembler.events.EventSink;
 import io.hypervisor.assembler.guestfs.GuestfsSession;
+import io.hypervisor.assembler.guestfs.QuickInspection;
 import io.hypervisor.assembler.model.AssemblerException;
 import io.hypervisor.assembler.model.Check;
 import io.hypervisor.assembler.plan.KubernetesBom;
@@ -290,6 +291,35 @@ class RpmLayoutIT {
         assertThrows(AssemblerException.class, () -> Assembler.checkOs(s.os(), "fedora-41", "dnf"));
         assertThrows(AssemblerException.class, () -> Assembler.checkOs(s.os(), "rocky-9", "dnf"));
         untouchedVerify(s, fedora, "fedora-40");
+      }
+      return null;
+    });
+  }
+
+  /**
+   * The build's quick reading against libguestfs's inspection on the three layouts at once: the
+   * plain xfs one (AlmaLinux, found by fstab UUIDs) reads the same; an LVM or btrfs layout is left
+   * to inspection.
+   */
+  @Test
+  void theQuickInspectionReadsThePlainLayoutAndLeavesLvmAndBtrfsToLibguestfs() {
+    SuiteImages.slot("rpm-family layouts inspected", () -> {
+      GuestFS g = new GuestFS();
+      try {
+        if (Guests.accelerator() == io.hypervisor.assembler.model.Accelerator.TCG) {
+          g.set_backend_setting("force_tcg", "1");
+        }
+        for (Path d : List.of(rocky, alma, fedora)) {
+          g.add_drive_opts(d.toString(), Map.of("format", "raw", "readonly", Boolean.TRUE));
+        }
+        Guests.launch(g);
+        String almaRoot = java.util.Arrays.stream(g.inspect_os()).filter(r -> r.startsWith("/dev/sdb")).findFirst()
+            .orElseThrow();
+        assertEquals(GuestfsSession.inspected(g, almaRoot), QuickInspection.of(g, "/dev/sdb").orElseThrow());
+        assertEquals(java.util.Optional.empty(), QuickInspection.of(g, "/dev/sda"), "LVM: inspection's");
+        assertEquals(java.util.Optional.empty(), QuickInspection.of(g, "/dev/sdc"), "btrfs: inspection's");
+      } finally {
+        Guests.close(g);
       }
       return null;
     });

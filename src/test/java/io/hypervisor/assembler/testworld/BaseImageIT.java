@@ -7,6 +7,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.redhat.et.libguestfs.GuestFS;
 import com.redhat.et.libguestfs.LibGuestFSException;
 import com.redhat.et.libguestfs.Partition;
+import io.hypervisor.assembler.guestfs.GuestfsSession;
+import io.hypervisor.assembler.guestfs.QuickInspection;
 import io.hypervisor.assembler.tree.Ext4Reader;
 import io.hypervisor.assembler.tree.RootTree;
 import java.nio.file.Path;
@@ -152,6 +154,32 @@ class BaseImageIT {
       } finally {
         java.nio.file.Files.deleteIfExists(raw);
         java.nio.file.Files.deleteIfExists(tar);
+      }
+    }
+  }
+
+  /**
+   * The build's quick reading of a plain layout against libguestfs's inspection, each disk alone in
+   * an appliance as a build opens it (these disks share their labels, which inspection resolves
+   * across all of a handle's disks): the same OS, version (Debian's minor from debian_version),
+   * architecture, package format, root and mount points (the swap variant's swap file skipped).
+   */
+  @Test
+  void theQuickInspectionAgreesWithLibguestfs() throws Exception {
+    for (Path disk : List.of(DISKS.get(1), DISKS.get(2))) {
+      GuestFS one = new GuestFS();
+      try {
+        if (Guests.accelerator() == io.hypervisor.assembler.model.Accelerator.TCG) {
+          one.set_backend_setting("force_tcg", "1");
+        }
+        one.add_drive_opts(disk.toString(), Map.of("readonly", Boolean.TRUE, "format", "qcow2"));
+        Guests.launch(one);
+        var quick = QuickInspection.of(one);
+        assertTrue(quick.isPresent(), "a plain layout: " + disk);
+        assertEquals(GuestfsSession.inspected(one), quick.get(), disk.toString());
+        assertEquals(List.of(), Arrays.asList(one.mounts()), "nothing left mounted");
+      } finally {
+        Guests.close(one);
       }
     }
   }
