@@ -281,9 +281,14 @@ public final class Assembler {
             rootPartition = timed("tree", () -> rootPartition(image, diskPartitions));
             if (hostReads(rootPartition)) {
               t.readOnHost(); // whole, from the closed disk
+              // decided now, so a root that is rebuilt from its tree is not clamped in place first
+              reproduction = timed("reproduction", () -> reproduction(p.plan(), image, p.steps(), diskPartitions));
+              if (reproduction.bytes()) {
+                t.rebuiltFromTree();
+              }
             }
           }
-          if (step instanceof FinishStep) {
+          if (step instanceof FinishStep && reproduction == null) {
             // The tree is read (or will be, on the host); before the file systems close, decide
             // whether the disk can be the same bytes (the partitions outside the root are compared
             // on the host after finish).
@@ -347,6 +352,13 @@ public final class Assembler {
       Reproduction pending = reproduction;
       Map<String, String> before = p.plan().output().reproducible() ? facts.outsideRoot() : Map.of();
       reproduction = timed("reproduction", () -> confirmed(pending, disk, before, work, events));
+      if (!reproduction.bytes() && deferred != null && deferred.unclamped()) {
+        // the output is this disk after all: its times must match the tree read from it
+        timed("tree", () -> {
+          clampLate(disk, opening, deferred, events);
+          return null;
+        });
+      }
       try (RootTree tree = reproduction.tree()) {
         Result r = output(p.plan(), p.lock(), disk, output, partial, new Made(p.images(), p.basePackages(), p.epoch(),
             base, o.attestor(), reproduction), work, checks);
@@ -496,6 +508,20 @@ public final class Assembler {
   }
 
   /**
+   * The tree step's clamp, in an appliance of its own, on a closed disk whose root was to be
+   * rebuilt from its tree but will be the output as it is (ACLs, or a partition outside the root
+   * changed, found once the disk was closed): the rare case pays the launch the common one saves.
+   */
+  static void clampLate(Path disk, GuestfsSession.Options opening, TreeStep tree, EventSink events) throws IOException {
+    try (EventSink.Step s = events.step("tree", "file times after the epoch set back in the image")) {
+      try (GuestfsSession image = GuestfsSession.open(opening.grown(), events)) {
+        tree.clamp(image);
+      }
+      s.ok("set back to " + tree.epoch());
+    }
+  }
+
+  /**
    * The tree of a cold build's layer, kept with it for the next warm build's partial read; not
    * for a root the host reads whole (its spool would double the layer's size in the cache).
    */
@@ -516,7 +542,7 @@ public final class Assembler {
       List<ImageSession.Partition> known) throws IOException {
     TreeStep step = steps.stream().filter(TreeStep.class::isInstance).map(TreeStep.class::cast).findFirst()
         .orElse(null);
-    if (step == null || (step.tree() == null && !step.deferred())) {
+    if (step == null || (step.tree() == null && !step.deferred() && !step.readsOnHost())) {
       throw new IOException("the tree step did not run before finish");
     }
     RootTree tree = step.tree(); // null while it is to be read on the host

@@ -1,12 +1,14 @@
 package io.hypervisor.assembler.assemble;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.hypervisor.assembler.events.Event;
 import io.hypervisor.assembler.events.EventSink;
 import io.hypervisor.assembler.guestfs.GuestfsSession;
 import io.hypervisor.assembler.guestfs.ImageSession;
+import io.hypervisor.assembler.steps.TreeStep;
 import io.hypervisor.assembler.sys.Posix;
 import io.hypervisor.assembler.testworld.Guests;
 import io.hypervisor.assembler.testworld.SuiteImages;
@@ -34,15 +36,16 @@ class HostTreeIT {
   Path tmp;
 
   @Test
-  void aRootTheHostReaderRefusesIsReadByTheAppliance() throws Exception {
+  void aRootTheHostReaderRefusesIsReadByTheApplianceAndClampedInPlaceWhenItIsTheOutput() throws Exception {
     Path src = Files.createDirectories(tmp.resolve("root/etc"));
     Files.writeString(src.resolve("hostname"), "node\n");
     Tools.run(List.of("setfacl", "-m", "u:1234:r", src.resolve("hostname").toString())).ok();
+    withHostTools(tmp.resolve("root"), "find", "touch"); // the clamp runs them in the image
     Path raw = tmp.resolve("disk.raw");
-    Tools.run(List.of("truncate", "-s", "96M", raw.toString())).ok();
+    Tools.run(List.of("truncate", "-s", "128M", raw.toString())).ok();
     Tools.run(List.of("sh", "-c", "echo 'label: dos\nstart=2048, type=83' | sfdisk -q " + raw)).ok();
     long start = 1L << 20;
-    long size = (96L << 20) - start;
+    long size = (128L << 20) - start;
     Tools.run(List.of("mke2fs", "-q", "-F", "-t", "ext4", "-E", "offset=" + start, "-d",
         tmp.resolve("root").toString(), raw.toString(), (size >> 10) + "k")).ok();
     Path disk = tmp.resolve("disk.qcow2");
@@ -59,12 +62,62 @@ class HostTreeIT {
         warnings.add(l.message());
       }
     };
-    try (RootTree tree = SuiteImages.slot("host tree fallback", () -> Assembler.hostTree(1_700_000_000L, disk,
+    try (RootTree tree = SuiteImages.slot("host tree fallback", () -> Assembler.hostTree(EPOCH, disk,
         new ImageSession.Partition("/dev/sda1", 1, start, size, "ext4"), work, opening, events))) {
       String said = warnings.toString();
       assertTrue(said.contains("read in an appliance instead") && said.contains("POSIX ACL"), said);
       assertEquals(List.of("etc/hostname"), tree.aclPaths());
       assertTrue(new String(tree.manifest(), java.nio.charset.StandardCharsets.UTF_8).contains("./etc/hostname "));
+    }
+    // An ACL makes the output this disk, not a rebuild: the clamp the tree step left to the
+    // rebuild runs in the image after all, so its files carry the tree's (clamped) times.
+    assertTrue(mtime(disk, "/etc/hostname", start) > EPOCH, "made now, after the epoch");
+    TreeStep step = new TreeStep(new TreeStep.Options(EPOCH, work));
+    step.rebuiltFromTree();
+    SuiteImages.slot("late clamp", () -> {
+      Assembler.clampLate(disk, opening, step, EventSink.NONE);
+      return null;
+    });
+    assertEquals(EPOCH, mtime(disk, "/etc/hostname", start));
+    assertEquals(EPOCH, mtime(disk, "/etc", start));
+    assertFalse(step.unclamped());
+  }
+
+  private static final long EPOCH = 1_700_000_000L;
+
+  /** The host's binaries with the libraries ldd names (and the directories libguestfs mounts on), at their paths. */
+  private static void withHostTools(Path root, String... tools) throws Exception {
+    for (String d : List.of("dev", "proc", "sys", "tmp")) {
+      Files.createDirectories(root.resolve(d));
+    }
+    for (String tool : tools) {
+      String bin = Tools.run(List.of("sh", "-c", "command -v " + tool)).ok().out().strip();
+      List<String> files = new ArrayList<>(List.of(bin));
+      for (String line : Tools.run(List.of("ldd", bin)).ok().out().split("\n")) {
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("(/\\S+)").matcher(line);
+        while (m.find()) {
+          files.add(m.group(1));
+        }
+      }
+      for (String f : files) {
+        Path to = root.resolve(f.substring(1));
+        Files.createDirectories(to.getParent());
+        Files.copy(Path.of(f).toRealPath(), to, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+      }
+    }
+  }
+
+  /** A path's mtime in the disk's ext4 (debugfs on a raw copy, at the partition's offset). */
+  private long mtime(Path disk, String path, long start) throws Exception {
+    Path raw = tmp.resolve("check.raw");
+    Tools.run(List.of("qemu-img", "convert", "-O", "raw", disk.toString(), raw.toString())).ok();
+    try {
+      String out = Tools.run(List.of("debugfs", "-R", "stat " + path, raw + "?offset=" + start)).ok().out();
+      java.util.regex.Matcher m = java.util.regex.Pattern.compile("mtime: ?0x([0-9a-f]+)").matcher(out);
+      assertTrue(m.find(), out);
+      return Long.parseLong(m.group(1), 16);
+    } finally {
+      Files.delete(raw);
     }
   }
 }
