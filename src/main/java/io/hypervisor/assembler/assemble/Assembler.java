@@ -234,6 +234,12 @@ public final class Assembler {
         packageFiles.start(given);
       }
     }
+    if (layer != null && prepared != null) {
+      Result r = withoutAppliance(prepared, layer, facts, base, o, layers, work, output, partial);
+      if (r != null) {
+        return r;
+      }
+    }
     Path disk = work.resolve("disk.qcow2");
     Path from = layer != null ? layer.file() : base.path();
     String fromFormat = layer != null ? "qcow2" : baseFormat;
@@ -248,7 +254,7 @@ public final class Assembler {
     Reproduction reproduction = null;
     ImageSession.Partition rootPartition = null;
     List<ImageSession.Partition> diskPartitions = new ArrayList<>(); // parted: ~0.8 s under TCG, so read once
-    List<Check> checks = null;
+    Verified checks = null;
     TreeStep.Earlier earlier = null;
     GuestfsSession.Options launch = GuestfsSession.Options.build(disk, accel, settings.launchTimeout(), work,
         p -> Posix.mkfifo(p, 0600)).withCpus(settings.guestCpus());
@@ -294,24 +300,13 @@ public final class Assembler {
             // on the host after finish).
             reproduction = timed("reproduction", () -> reproduction(p.plan(), image, p.steps(), diskPartitions));
           }
-          if (layer != null && cached.contains(step)) {
-            try (EventSink.Step s = events.step(step.name(), null)) {
-              s.ok("from the step cache (layer " + layer.entry().key().substring(7, 19) + ")");
-            }
-          } else {
-            timed(step.name(), () -> {
-              try (EventSink.Step s = events.step(step.name(), null)) {
-                s.ok(step.apply(image, events));
-              }
+          applied(step, image, layer != null && cached.contains(step) ? layer : null);
+          if (layer == null && !cached.isEmpty() && step == cached.get(cached.size() - 1)) {
+            timed("step cache", () -> {
+              layers.snapshot(image, disk, p.key(), p.lock().packages().stream().map(Lock.Package::sha256).toList(),
+                  cached);
               return null;
             });
-            if (layer == null && !cached.isEmpty() && step == cached.get(cached.size() - 1)) {
-              timed("step cache", () -> {
-                layers.snapshot(image, disk, p.key(), p.lock().packages().stream().map(Lock.Package::sha256).toList(),
-                    cached);
-                return null;
-              });
-            }
           }
           if (!cached.isEmpty() && step == cached.get(cached.size() - 1)) {
             earlier = startingPoint(image, layers, layer, p.steps(), diskPartitions);
@@ -360,8 +355,11 @@ public final class Assembler {
         });
       }
       try (RootTree tree = reproduction.tree()) {
+        if (p.key() != null && layers != null && checks.binaries() != null) {
+          layers.recordBinaries(p.key(), binariesRecord(tree), checks.binaries());
+        }
         Result r = output(p.plan(), p.lock(), disk, output, partial, new Made(p.images(), p.basePackages(), p.epoch(),
-            base, o.attestor(), reproduction), work, checks);
+            base, o.attestor(), reproduction), work, checks.checks());
         return new Result(r.image(), r.manifest(), r.sha256(), r.size(), r.checks(), new LinkedHashMap<>(timings));
       }
     } finally {
@@ -369,6 +367,209 @@ public final class Assembler {
         earlier.tree().close(); // the tree above read from it until the output was written
       }
     }
+  }
+
+  /** The directories of the image's PATH where its shell finds the verify's binaries, as tree paths. */
+  private static final List<String> BIN_DIRS = List.of("usr/local/sbin", "usr/local/bin", "usr/sbin", "usr/bin", "sbin",
+      "bin");
+
+  /**
+   * The id of a record of the verify's binaries script: the sha256 of the script and of every
+   * file the image's shell could run under those names ({@code sha}: tree path to sha256, null
+   * when no regular file is there). Equal ids: the same script on the same binaries.
+   */
+  static String binariesRecord(java.util.function.Function<String, String> sha) {
+    StringBuilder b = new StringBuilder(Verifier.binariesScript());
+    for (String name : Verifier.binaryNames()) {
+      for (String d : BIN_DIRS) {
+        b.append(d).append('/').append(name).append(' ').append(sha.apply(d + "/" + name)).append('\n');
+      }
+    }
+    return Digest.sha256(b.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8)).encoded();
+  }
+
+  private static String binariesRecord(RootTree tree) {
+    Map<String, String> files = new java.util.HashMap<>();
+    for (var e : tree.entries()) {
+      if (e.type() == io.hypervisor.assembler.tree.TreeEntry.Type.FILE) {
+        files.put(e.path(), e.sha256());
+      }
+    }
+    return binariesRecord(files::get);
+  }
+
+  /**
+   * A build from a step cache layer with no appliance at all, when everything after the layer
+   * is file edits on an ext4 root that is rebuilt from its tree: the layer's disk as a raw file,
+   * its partition table and root superblock read on the host, the root's tree read
+   * ({@link Ext4Reader}), the steps applied to that tree in memory ({@link TreeImage}, with the
+   * times the tree step's clamp would leave), the verify on it (the binaries' versions from the
+   * record a build with an appliance kept for these very binaries), then the rebuild, convert,
+   * compare and manifest as always. Null, with nothing left behind, whenever any of it needs the
+   * appliance (a command, a hard-linked file, another file system, no record, a failed check,
+   * partitions outside the root not the base's): the build then launches one as before.
+   */
+  private Result withoutAppliance(Prepared p, StepCache.Layer layer, BaseFacts facts, Fetcher.Base base, Options o,
+      StepLayers layers, Path work, Path output, Path partial) throws IOException {
+    TreeStep treeStep = p.steps().stream().filter(TreeStep.class::isInstance).map(TreeStep.class::cast).findFirst()
+        .orElse(null);
+    List<Step> cached = StepLayers.cacheable(p.steps());
+    // the dnf family's relabel runs the image's setfiles: that family builds in the appliance
+    if (!p.plan().output().reproducible() || treeStep == null || cached.isEmpty() || p.key() == null
+        || !p.plan().base().family().equals("apt")) {
+      return null;
+    }
+    try {
+      Ext4Rebuild.mke2fsVersion();
+    } catch (IOException e) {
+      return null;
+    }
+    Path raw = work.resolve(RAW);
+    RootTree[] trees = new RootTree[2]; // the layer's, and the changed one (which reads the first's spool)
+    boolean done = false;
+    String rootDevice = facts.os().mountpoints().get("/");
+    try (EventSink.Step all = events.step("no appliance", "the layer's root file system (" + rootDevice
+        + ") read and changed on the host")) {
+      try {
+        Result r = onHost(p, layer, facts, base, o, layers, work, output, partial, treeStep, cached, raw, trees);
+        done = true;
+        all.ok("no appliance launched");
+        return r;
+      } catch (NotOnHost e) {
+        all.ok("an appliance is needed: " + e.getMessage());
+        return null;
+      } catch (IOException e) {
+        if (needsAppliance(e) != null) {
+          all.ok("an appliance is needed: " + needsAppliance(e).getMessage());
+          return null;
+        }
+        throw e;
+      }
+    } finally {
+      for (RootTree t : new RootTree[] {trees[1], trees[0]}) {
+        if (t != null) {
+          t.close();
+        }
+      }
+      if (!done) {
+        Files.deleteIfExists(raw);
+        Files.deleteIfExists(work.resolve("root-tree.spool"));
+      }
+    }
+  }
+
+  /** One step applied to the image, timed, or said to come from the step cache's {@code layer} (non-null). */
+  private void applied(Step step, ImageSession image, StepCache.Layer layer) throws IOException {
+    if (layer != null) {
+      try (EventSink.Step s = events.step(step.name(), null)) {
+        s.ok("from the step cache (layer " + layer.entry().key().substring(7, 19) + ")");
+      }
+      return;
+    }
+    timed(step.name(), () -> {
+      try (EventSink.Step s = events.step(step.name(), null)) {
+        s.ok(step.apply(image, events));
+      }
+      return null;
+    });
+  }
+
+  /** Why a build from a layer launches an appliance after all (nothing of the attempt stays). */
+  private static final class NotOnHost extends Exception {
+    NotOnHost(String why) {
+      super(why);
+    }
+  }
+
+  private static TreeImage.NeedsAppliance needsAppliance(Throwable t) {
+    for (Throwable c = t; c != null; c = c.getCause()) {
+      if (c instanceof TreeImage.NeedsAppliance n) {
+        return n;
+      }
+    }
+    return null;
+  }
+
+  private Result onHost(Prepared p, StepCache.Layer layer, BaseFacts facts, Fetcher.Base base, Options o,
+      StepLayers layers, Path work, Path output, Path partial, TreeStep treeStep, List<Step> cached, Path raw,
+      RootTree[] trees) throws IOException, NotOnHost {
+    String rootDevice = facts.os().mountpoints().get("/");
+    ImageSession.Partition root;
+    List<ImageSession.Partition> partitions;
+    Map<String, String> superblock;
+    String recorded;
+    String id;
+    long t0 = System.nanoTime();
+    try (EventSink.Step s = events.step("tree", "the layer's root file system read on the host")) {
+      QemuImg.toRaw(layer.file(), raw);
+      partitions = HostPartitions.read(raw).orElse(null);
+      root = partitions == null ? null : partitions.stream().filter(x -> x.device().equals(rootDevice)).findFirst()
+          .orElse(null);
+      if (root == null || !root.fsType().equals("ext4")) {
+        s.ok("not read");
+        throw new NotOnHost("the root " + rootDevice + " is not an ext4 partition the host's reader finds");
+      }
+      superblock = Ext4Rebuild.superblock(raw, root.start());
+      try {
+        trees[0] = Ext4Reader.tree(raw, root.start(), root.size(), work.resolve("root-tree.spool"),
+            p.epoch().getEpochSecond());
+      } catch (IOException e) {
+        s.ok("not read");
+        throw new NotOnHost(e.getMessage());
+      }
+      id = binariesRecord(trees[0]);
+      try {
+        recorded = layers.recordedBinaries(p.key(), id).orElse(null);
+      } catch (IOException e) {
+        recorded = null; // unreadable: as if none were kept
+      }
+      s.ok(TreeStep.summary(trees[0], -1));
+    } finally {
+      timings.merge("tree", Duration.ofNanos(System.nanoTime() - t0), Duration::plus);
+    }
+    if (recorded == null) {
+      throw new NotOnHost("no record of the verify's binaries on this layer yet (the next build has it)");
+    }
+    List<Check> checks;
+    try (TreeImage image = new TreeImage(trees[0], facts.os(), p.epoch().getEpochSecond(), Map.of(), work)) {
+      image.recorded(Verifier.binariesScript(), recorded);
+      for (Step step : p.steps()) {
+        if (step instanceof TreeStep) {
+          break;
+        }
+        applied(step, image, cached.contains(step) ? layer : null);
+        if (step == cached.get(cached.size() - 1)) {
+          TreeStep.guestClock(image); // the appliance writes its clock probe here, which touches /var/tmp
+        }
+      }
+      if (!binariesRecord(image::fileSha).equals(id)) {
+        throw new NotOnHost("the steps changed the verify's binaries");
+      }
+      checks = timed("verify", () -> {
+        try (EventSink.Step c = events.step("verify", "the finished tree")) {
+          List<Check> found = new Verifier(image, p.plan(), p.lock()).run(events);
+          List<Check> failed = found.stream().filter(x -> x.status() == Check.Status.FAIL).toList();
+          c.ok(failed.isEmpty() ? found.size() + " checks passed" : failed.size() + " failed");
+          return failed.isEmpty() ? found : null;
+        }
+      });
+      if (checks == null) {
+        throw new NotOnHost("a check failed on the tree; the appliance's verify says which");
+      }
+      trees[1] = timed("tree", () -> image.tree(work));
+    }
+    if (aclReason(trees[1]) != null) {
+      throw new NotOnHost(aclReason(trees[1]));
+    }
+    List<ImageSession.Partition> parts = partitions;
+    Map<String, String> now = timed("reproduction", () -> outsideRoot(raw, "raw", parts, rootDevice, work));
+    if (!now.equals(facts.outsideRoot())) {
+      throw new NotOnHost("the layer's disk differs from the base outside the root file system");
+    }
+    Reproduction reproduction = new Reproduction(trees[1], Ext4Rebuild.Params.of(superblock), root, null, parts);
+    Result r = output(p.plan(), p.lock(), work.resolve("disk.qcow2"), output, partial, new Made(p.images(),
+        p.basePackages(), p.epoch(), base, o.attestor(), reproduction), work, checks);
+    return new Result(r.image(), r.manifest(), r.sha256(), r.size(), r.checks(), new LinkedHashMap<>(timings));
   }
 
   /**
@@ -826,9 +1027,13 @@ public final class Assembler {
    * The static verify on the build's own appliance, once every step that changes files has run:
    * a failure stops the build before anything is written, so the previous output stays.
    */
-  private List<Check> verify(ImageSession image, Plan plan, Lock lock) {
+  /** The checklist's results, and what its binaries script printed (null when it did not run). */
+  private record Verified(List<Check> checks, String binaries) {}
+
+  private Verified verify(ImageSession image, Plan plan, Lock lock) {
     try (EventSink.Step s = events.step("verify", "the finished file systems")) {
-      List<Check> all = new Verifier(image, plan, lock).run(events);
+      Verifier verifier = new Verifier(image, plan, lock);
+      List<Check> all = verifier.run(events);
       List<Check> failed = all.stream().filter(c -> c.status() == Check.Status.FAIL).toList();
       if (!failed.isEmpty()) {
         throw AssemblerException.failed("the image failed verification: " + String.join("; ",
@@ -836,7 +1041,7 @@ public final class Assembler {
             "the previous output is untouched; assemble verify IMAGE shows the full table for an image");
       }
       s.ok(all.size() + " checks passed");
-      return all;
+      return new Verified(all, verifier.binariesOutput());
     }
   }
 
@@ -931,7 +1136,7 @@ public final class Assembler {
       if (!Files.exists(raw)) { // the host's tree read made it already
         QemuImg.toRaw(disk, raw);
       }
-      Files.delete(disk); // the raw copy replaces it; the work directory holds one disk at a time
+      Files.deleteIfExists(disk); // the raw copy replaces it; the work directory holds one disk at a time
       Path tar = work.resolve("root.tar");
       try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(tar,
           java.nio.file.StandardOpenOption.CREATE_NEW, java.nio.file.StandardOpenOption.WRITE)) {

@@ -169,6 +169,24 @@ final class StepLayers {
     }
   }
 
+  /**
+   * Keeps what the verify's binaries script printed in a build from (or making) the layer of
+   * {@code key}, under {@code id} (the script and the binaries' sha256): a later build from the
+   * layer that launches no appliance answers that check from it. A failure is said, not fatal.
+   */
+  void recordBinaries(StepKey key, String id, String output) {
+    try {
+      cache.putRecord(key.digest(), id, output);
+    } catch (IOException e) {
+      events.warn("the step cache could not keep the binaries' versions (" + e.getMessage() + "); the build goes on");
+    }
+  }
+
+  /** That record, if a build kept it. */
+  Optional<String> recordedBinaries(StepKey key, String id) throws IOException {
+    return cache.record(key.digest(), id);
+  }
+
   static List<String> names(List<Step> steps) {
     return steps.stream().map(Step::name).toList();
   }

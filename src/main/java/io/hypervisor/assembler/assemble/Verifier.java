@@ -218,22 +218,47 @@ public final class Verifier {
     }
   }
 
-  private void binaries() {
-    String v = "v" + plan.kubernetes().version();
+  /** The binaries the checklist runs, with their arguments. */
+  private static Map<String, List<String>> binaryCommands() {
     Map<String, List<String>> cmds = new LinkedHashMap<>();
     cmds.put("kubelet", List.of("kubelet", "--version"));
     cmds.put("kubeadm", List.of("kubeadm", "version", "-o", "short"));
     cmds.put("kubectl", List.of("kubectl", "version", "--client"));
-    // One shell for the three: each command through the appliance costs ~1 s of setup under TCG.
+    return cmds;
+  }
+
+  /** The names of the binaries the checklist runs (looked up on the image's PATH). */
+  public static List<String> binaryNames() {
+    return List.copyOf(binaryCommands().keySet());
+  }
+
+  /** The one script that runs them: each command through the appliance costs ~1 s of setup under TCG. */
+  public static String binariesScript() {
     StringBuilder script = new StringBuilder();
-    cmds.forEach((name, argv) -> script.append("echo '@@ ").append(name).append("'; ").append(String.join(" ", argv))
-        .append(" 2>&1; echo \"@@ rc $?\"\n"));
+    binaryCommands().forEach((name, argv) -> script.append("echo '@@ ").append(name).append("'; ")
+        .append(String.join(" ", argv)).append(" 2>&1; echo \"@@ rc $?\"\n"));
+    return script.toString();
+  }
+
+  /** What that script printed in the image, once {@link #run} ran it (null: it did not run). */
+  public String binariesOutput() {
+    return binariesOutput;
+  }
+
+  private String binariesOutput;
+
+  private void binaries() {
+    String v = "v" + plan.kubernetes().version();
+    Map<String, List<String>> cmds = binaryCommands();
     Map<String, String> out = new LinkedHashMap<>();
     Map<String, String> rc = new LinkedHashMap<>();
     try {
       String current = null;
       StringBuilder text = new StringBuilder();
-      for (String l : image.sh(script.toString()).split("\n", -1)) {
+      binariesOutput = null;
+      String printed = image.sh(binariesScript());
+      binariesOutput = printed;
+      for (String l : printed.split("\n", -1)) {
         if (l.startsWith("@@ rc ") && current != null) {
           rc.put(current, l.substring(6).trim());
           out.put(current, text.toString().trim());

@@ -79,6 +79,8 @@ public final class StepCache {
     return root;
   }
 
+  private static final String RECORDS = "records";
+
   private Path dir(Digest key) {
     return root.resolve("layers").resolve(key.encoded());
   }
@@ -220,6 +222,41 @@ public final class StepCache {
       }
     } finally {
       deleteTree(stage);
+    }
+  }
+
+  /**
+   * What a command printed when it ran on this layer's files, under {@code id} (the sha256 of the
+   * command and of every file it may run, which the caller checks): kept so a build that does not
+   * launch an appliance can answer the same question. Empty when none is kept.
+   */
+  public Optional<String> record(Digest key, String id) throws IOException {
+    if (!id.matches("[0-9a-f]{64}")) {
+      throw new IllegalArgumentException("record id " + id);
+    }
+    Path f = dir(key).resolve(RECORDS).resolve(id);
+    try {
+      return Optional.of(Files.readString(f, java.nio.charset.StandardCharsets.UTF_8));
+    } catch (NoSuchFileException e) {
+      return Optional.empty();
+    }
+  }
+
+  /** Keeps a record beside the layer of {@code key} (one rename; a layer removed meanwhile takes nothing). */
+  public void putRecord(Digest key, String id, String text) throws IOException {
+    if (!id.matches("[0-9a-f]{64}") || !Files.isDirectory(dir(key))) {
+      return;
+    }
+    Path stage = root.resolve("tmp").resolve(UUID.randomUUID() + "-record");
+    Files.createDirectories(stage.getParent());
+    Files.writeString(stage, text, java.nio.charset.StandardCharsets.UTF_8);
+    try {
+      Path dir = Files.createDirectories(dir(key).resolve(RECORDS));
+      Files.move(stage, dir.resolve(id), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+    } catch (NoSuchFileException e) {
+      // the layer is gone
+    } finally {
+      Files.deleteIfExists(stage);
     }
   }
 

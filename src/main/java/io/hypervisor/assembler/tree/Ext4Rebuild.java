@@ -102,6 +102,26 @@ public final class Ext4Rebuild {
   }
 
   /**
+   * The superblock of the ext4 at {@code start} of a raw disk, as {@code tune2fs -l} lists it:
+   * the same fields as libguestfs's tune2fs_l gives from the appliance (the same e2fsprogs),
+   * for {@link Params#of}.
+   */
+  public static Map<String, String> superblock(Path raw, long start) throws IOException {
+    String out = Processes.run(List.of("tune2fs", "-l", raw + "?offset=" + start), Map.of("LC_ALL", "C"), 60);
+    Map<String, String> fields = new java.util.LinkedHashMap<>();
+    for (String line : out.split("\n")) {
+      int colon = line.indexOf(':');
+      if (colon > 0 && !line.startsWith("tune2fs ")) {
+        fields.put(line.substring(0, colon), line.substring(colon + 1).strip());
+      }
+    }
+    if (!fields.containsKey("Filesystem UUID")) {
+      throw new IOException("tune2fs -l found no ext4 superblock at offset " + start + " of " + raw);
+    }
+    return fields;
+  }
+
+  /**
    * Rebuilds the file system at {@code [start, start + size)} of {@code raw} from {@code tar}:
    * that range emptied (a hole), mke2fs into it, e2fsck -fn on the result, and the bytes outside
    * the range checked unchanged. {@code work} holds the mke2fs profile.

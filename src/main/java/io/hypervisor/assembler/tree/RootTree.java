@@ -243,6 +243,38 @@ public final class RootTree implements AutoCloseable {
     w.finish();
   }
 
+  private Map<String, Item> byPath;
+
+  /**
+   * A regular file's bytes (for a hard link, its first name's), or null when the tree has no
+   * regular file at {@code path}; for the small files a build reads and edits.
+   */
+  public byte[] content(String path) throws IOException {
+    if (byPath == null) {
+      Map<String, Item> m = new java.util.HashMap<>(items.size() * 2);
+      items.forEach(i -> m.put(i.entry().path(), i));
+      byPath = m;
+    }
+    Item i = byPath.get(path);
+    if (i != null && i.hardlinkTo() != null) {
+      i = byPath.get(i.hardlinkTo());
+    }
+    if (i == null || i.entry().type() != TreeEntry.Type.FILE || i.offset() < 0) {
+      return null;
+    }
+    if (i.entry().size() > Integer.MAX_VALUE - 16) {
+      throw new IOException(path + " is too large to read whole (" + i.entry().size() + " bytes)");
+    }
+    ByteBuffer b = ByteBuffer.allocate((int) i.entry().size());
+    FileChannel ch = spools.get(i.spool()).channel();
+    while (b.hasRemaining()) {
+      if (ch.read(b, i.offset() + b.position()) < 0) {
+        throw new IOException("the tree's spool ends inside " + path);
+      }
+    }
+    return b.array();
+  }
+
   /** The tree's paths as a set (for checking what a partial read must cover). */
   public java.util.Set<String> paths() {
     java.util.Set<String> out = new java.util.HashSet<>(items.size() * 2);

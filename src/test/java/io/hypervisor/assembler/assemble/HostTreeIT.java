@@ -50,6 +50,8 @@ class HostTreeIT {
         tmp.resolve("root").toString(), raw.toString(), (size >> 10) + "k")).ok();
     Path disk = tmp.resolve("disk.qcow2");
     Tools.run(List.of("qemu-img", "convert", "-O", "qcow2", raw.toString(), disk.toString())).ok();
+    assertEquals(List.of(new ImageSession.Partition("/dev/sda1", 1, start, size, "ext4")),
+        HostPartitions.read(raw).orElseThrow(), "an MBR's primary partition, read on the host");
 
     Path work = Files.createDirectories(tmp.resolve("work"));
     GuestfsSession.Options opening = GuestfsSession.Options.build(disk, Guests.accelerator(), Duration.ofMinutes(10),

@@ -58,13 +58,23 @@ class ReproducibleBuildIT {
     CliTest.Run ls = CliTest.run("--cache", first.cache().toString(), "cache", "ls");
     assertTrue(ls.out().contains("repositories+packages on sha256:"), ls.out());
     assertTrue(second.run().err().contains("from the step cache"), second.run().err());
-    // ... and read its ext4 root whole on the host from the closed disk (no tree kept with the layer)
-    assertTrue(second.run().err().contains("read on the host"), second.run().err());
-    assertFalse(second.run().err().contains("the rest from the layer's tree"), second.run().err());
+    // ... twice: first with an appliance on the layer (no record of the verify's binaries was
+    // there yet), its ext4 root read whole on the host from the closed disk (no tree kept with the
+    // layer); then, with the record that rebuild kept, with no appliance at all: the layer's root
+    // read on the host, the steps applied to its tree, the root rebuilt from it
+    String appliance = second.applianceRun().err();
+    assertEquals(0, second.applianceRun().code(), appliance);
+    assertTrue(appliance.contains("an appliance is needed: no record of the verify's binaries"), appliance);
+    assertTrue(appliance.contains("launch appliance") && appliance.contains("from the step cache"), appliance);
+    assertTrue(appliance.contains("read on the host"), appliance);
+    assertFalse(appliance.contains("the rest from the layer's tree"), appliance);
+    assertEquals(sha256(first.image()), second.applianceSha256(), "the qcow2 from an appliance on the layer");
+    assertTrue(second.run().err().contains("no appliance launched"), second.run().err());
+    assertFalse(second.run().err().contains("launch appliance"), second.run().err());
 
     JsonNode m = JSON.readTree(first.manifest().toFile());
     assertEquals("bytes", m.get("reproducible").get("identity").asText(), m.toString());
-    assertEquals(sha256(first.image()), sha256(second.image()), "the qcow2 twice, bit for bit");
+    assertEquals(sha256(first.image()), sha256(second.image()), "the qcow2 twice, bit for bit (no appliance)");
     assertEquals(m.get("image").get("sha256").asText(), sha256(second.image()));
     assertArrayEquals(Files.readAllBytes(first.manifest()), Files.readAllBytes(second.manifest()),
         "the catalogue manifests");

@@ -59,6 +59,29 @@ class StepCacheTest {
   }
 
   @Test
+  void aRecordBesideALayerIsKeptByIdAndGoesWithTheLayer() throws Exception {
+    StepCache cache = StepCache.open(tmp);
+    String id = "ab".repeat(32);
+    cache.putRecord(KEY.digest(), id, "no layer yet");
+    assertEquals(Optional.empty(), cache.record(KEY.digest(), id), "a record needs its layer");
+    StepCache.Layer l = put(cache, KEY, "layer".getBytes(), "x");
+    assertEquals(Optional.empty(), cache.record(KEY.digest(), id));
+    cache.putRecord(KEY.digest(), id, "Kubernetes v1.34.2\n");
+    cache.putRecord(KEY.digest(), id, "Kubernetes v1.34.2\n"); // a second build keeps the same
+    assertEquals(Optional.of("Kubernetes v1.34.2\n"), cache.record(KEY.digest(), id));
+    assertEquals(Optional.empty(), cache.record(KEY.digest(), "cd".repeat(32)));
+    assertThrows(IllegalArgumentException.class, () -> cache.record(KEY.digest(), "../entry.json"));
+    if (Files.isDirectory(tmp.resolve("tmp"))) {
+      try (var staged = Files.list(tmp.resolve("tmp"))) {
+        assertEquals(0, staged.count(), "nothing left in tmp");
+      }
+    }
+    Files.write(l.file(), "damaged".getBytes()); // a layer found corrupt is removed with all beside it
+    assertEquals(Optional.empty(), cache.find(KEY.digest(), w -> { }));
+    assertEquals(Optional.empty(), cache.record(KEY.digest(), id));
+  }
+
+  @Test
   void aCorruptLayerIsRemovedAndReported() throws Exception {
     StepCache cache = StepCache.open(tmp);
     StepCache.Layer l = put(cache, KEY, "layer bytes".getBytes(), "x");

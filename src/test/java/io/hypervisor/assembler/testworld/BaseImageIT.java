@@ -143,6 +143,15 @@ class BaseImageIT {
       Path raw = tmp.resolve("disk-" + disk + ".raw");
       Tools.run(List.of("qemu-img", "convert", "-U", "-O", "raw", DISKS.get(disk).toString(), raw.toString()),
           tmp, 600).ok();
+      // the host's reading of the partition table (a build without an appliance) against parted's
+      String dev = root.replaceFirst("\\d+$", "");
+      List<String> parted = Arrays.stream(g.part_list(dev)).sorted(Comparator.comparingLong(x -> x.part_start))
+          .map(x -> "/dev/sda" + x.part_num + " " + x.part_num + " " + x.part_start + " " + x.part_size).toList();
+      List<String> onHost = io.hypervisor.assembler.assemble.HostPartitions.read(raw).orElseThrow().stream()
+          .map(x -> x.device() + " " + x.number() + " " + x.start() + " " + x.size()).toList();
+      assertEquals(parted, onHost, DISKS.get(disk).toString());
+      assertEquals("ext4", io.hypervisor.assembler.assemble.HostPartitions.read(raw).orElseThrow().stream()
+          .filter(x -> x.number() == num).findFirst().orElseThrow().fsType());
       try (java.io.InputStream in = java.nio.file.Files.newInputStream(tar);
           RootTree appliance = RootTree.read(in, tmp.resolve("a.spool"), Long.MAX_VALUE);
           RootTree host = Ext4Reader.tree(raw, p.part_start, p.part_size, tmp.resolve("h.spool"), Long.MAX_VALUE)) {

@@ -43,7 +43,8 @@ public final class SuiteImages {
       int code, String out, String err, AirGappedBuild.Site site) {}
 
   /** A rebuild of a suite image in another place (see {@link #rebuild}): the run and what it wrote. */
-  public record Rebuilt(Run run, Path image, Path manifest, Path lock, Path bundle, Path dir) {}
+  public record Rebuilt(Run run, Path image, Path manifest, Path lock, Path bundle, Path dir, Run applianceRun,
+      String applianceSha256) {}
 
   /** One CLI run (a boot): exit code, stdout, stderr. */
   public record Run(int code, String out, String err) {}
@@ -122,6 +123,24 @@ public final class SuiteImages {
     // bytes prove that a build from a cached layer gives the cold build's image.
     Path freshCache = Files.createDirectories(dir.resolve("fresh-cache"));
     Tools.run(List.of("cp", "-a", b.cache().resolve("steps").toString(), freshCache.toString()), dir, 600).ok();
+    // First without the record of the verify's binaries a build keeps beside the layer: that
+    // rebuild launches an appliance on the layer (and keeps the record); the second, in the same
+    // cache, builds without any appliance. Both must give the first build's bytes.
+    try (var layers = Files.list(freshCache.resolve("steps/layers"))) {
+      for (Path layer : layers.toList()) {
+        Tools.run(List.of("rm", "-rf", layer.resolve("records").toString()), dir, 60).ok();
+      }
+    }
+    Path image = out.resolve(b.image().getFileName());
+    Run appliance = rebuildRun(b, dir, out, bundle, lock, "appliance");
+    String applianceSha = appliance.code() == 0 ? Tools.run(List.of("sha256sum", image.toString()), dir, 600).ok().out()
+        .split(" ")[0] : null;
+    Run host = rebuildRun(b, dir, out, bundle, lock, "host");
+    return new Rebuilt(host, image, out.resolve(b.manifest().getFileName()), lock, bundle, dir, appliance, applianceSha);
+  }
+
+  /** One rebuild in another process: another time zone and umask, another working directory. */
+  private static Run rebuildRun(Built b, Path dir, Path out, Path bundle, Path lock, String name) throws Exception {
     List<String> cmd = new ArrayList<>(List.of("unshare", "-m", "--propagation", "private", "sh", "-c",
         "mount --bind \"$1\" \"$2\" && shift 2 && umask 077 && exec \"$@\"", "sh", out.toString(),
         b.image().getParent().toString(),
@@ -133,8 +152,8 @@ public final class SuiteImages {
     if (b.suiteImage().signed()) {
       cmd.addAll(ReleaseKeys.get().signOptions());
     }
-    Path stdout = dir.resolve("rebuild.out");
-    Path stderr = dir.resolve("rebuild.err");
+    Path stdout = dir.resolve("rebuild-" + name + ".out");
+    Path stderr = dir.resolve("rebuild-" + name + ".err");
     ProcessBuilder pb = new ProcessBuilder(cmd).directory(Files.createDirectories(dir.resolve("cwd")).toFile())
         .redirectOutput(stdout.toFile()).redirectError(stderr.toFile());
     pb.environment().put("TZ", "Pacific/Kiritimati"); // UTC+14: another day than the first build's
@@ -145,9 +164,7 @@ public final class SuiteImages {
       p.destroyForcibly();
       throw new IllegalStateException("the rebuild did not finish within an hour");
     }
-    Path image = out.resolve(b.image().getFileName());
-    return new Rebuilt(new Run(p.exitValue(), Files.readString(stdout), Files.readString(stderr)), image,
-        out.resolve(b.manifest().getFileName()), lock, bundle, dir);
+    return new Run(p.exitValue(), Files.readString(stdout), Files.readString(stderr));
   }
 
   private static synchronized CompletableFuture<Built> build(SuiteImage image) {
