@@ -431,7 +431,7 @@ public final class Assembler {
     try (EventSink.Step all = events.step("no appliance", "the layer's root file system (" + rootDevice
         + ") read and changed on the host")) {
       try {
-        Result r = onHost(p, layer, facts, base, o, layers, work, output, partial, treeStep, cached, raw, trees);
+        Result r = onHost(p, layer, facts, base, o, layers, work, output, partial, cached, raw, trees);
         done = true;
         all.ok("no appliance launched");
         return r;
@@ -490,8 +490,9 @@ public final class Assembler {
     return null;
   }
 
+  /** The build of {@link #withoutAppliance}; NotOnHost says why it stops (trees: what to close after). */
   private Result onHost(Prepared p, StepCache.Layer layer, BaseFacts facts, Fetcher.Base base, Options o,
-      StepLayers layers, Path work, Path output, Path partial, TreeStep treeStep, List<Step> cached, Path raw,
+      StepLayers layers, Path work, Path output, Path partial, List<Step> cached, Path raw,
       RootTree[] trees) throws IOException, NotOnHost {
     String rootDevice = facts.os().mountpoints().get("/");
     ImageSession.Partition root;
