@@ -324,8 +324,8 @@ public final class Assembler {
         throw new IOException("the plan has no tree step before finish; its manifest cannot be written");
       }
       Prepared p = prepared;
-      TreeStep deferred = p.steps().stream().filter(TreeStep.class::isInstance).map(TreeStep.class::cast)
-          .filter(TreeStep::deferred).findFirst().orElse(null);
+      TreeStep treeStep = treeStep(p.steps());
+      TreeStep deferred = treeStep != null && treeStep.deferred() ? treeStep : null;
       if (deferred != null) {
         ImageSession.Partition root = rootPartition;
         GuestfsSession.Options fallback = opening;
@@ -411,8 +411,7 @@ public final class Assembler {
    */
   private Result withoutAppliance(Prepared p, StepCache.Layer layer, BaseFacts facts, Fetcher.Base base, Options o,
       StepLayers layers, Path work, Path output, Path partial) throws IOException {
-    TreeStep treeStep = p.steps().stream().filter(TreeStep.class::isInstance).map(TreeStep.class::cast).findFirst()
-        .orElse(null);
+    TreeStep treeStep = treeStep(p.steps());
     List<Step> cached = StepLayers.cacheable(p.steps());
     // the dnf family's relabel runs the image's setfiles: that family builds in the appliance
     if (!p.plan().output().reproducible() || treeStep == null || cached.isEmpty() || p.key() == null
@@ -506,7 +505,7 @@ public final class Assembler {
       partitions = HostPartitions.read(raw).orElse(null);
       root = partitions == null ? null : partitions.stream().filter(x -> x.device().equals(rootDevice)).findFirst()
           .orElse(null);
-      if (root == null || !root.fsType().equals("ext4")) {
+      if (!hostReads(root)) {
         s.ok("not read");
         throw new NotOnHost("the root " + rootDevice + " is not an ext4 partition the host's reader finds");
       }
@@ -532,8 +531,8 @@ public final class Assembler {
       throw new NotOnHost("no record of the verify's binaries on this layer yet (the next build has it)");
     }
     List<Check> checks;
-    try (TreeImage image = new TreeImage(trees[0], facts.os(), p.epoch().getEpochSecond(), Map.of(), work)) {
-      image.recorded(Verifier.binariesScript(), recorded);
+    try (TreeImage image = new TreeImage(trees[0], facts.os(), p.epoch().getEpochSecond(),
+        Map.of(Verifier.binariesScript(), recorded), work, events)) {
       for (Step step : p.steps()) {
         if (step instanceof TreeStep) {
           break;
@@ -580,7 +579,7 @@ public final class Assembler {
    */
   private TreeStep.Earlier startingPoint(ImageSession image, StepLayers layers, StepCache.Layer layer,
       List<Step> steps, List<ImageSession.Partition> known) throws IOException {
-    TreeStep tree = steps.stream().filter(TreeStep.class::isInstance).map(TreeStep.class::cast).findFirst().orElse(null);
+    TreeStep tree = treeStep(steps);
     if (tree == null) {
       return null;
     }
@@ -644,6 +643,11 @@ public final class Assembler {
     Reproduction withTree(RootTree read) {
       return new Reproduction(read, params, root, reason, partitions);
     }
+  }
+
+  /** The plan's tree step, or null. */
+  private static TreeStep treeStep(List<Step> steps) {
+    return steps.stream().filter(TreeStep.class::isInstance).map(TreeStep.class::cast).findFirst().orElse(null);
   }
 
   /** Why a tree cannot become a rebuilt file system: the paths with POSIX ACLs; null when none has one. */
@@ -742,8 +746,7 @@ public final class Assembler {
    */
   private Reproduction reproduction(Plan plan, ImageSession image, List<Step> steps,
       List<ImageSession.Partition> known) throws IOException {
-    TreeStep step = steps.stream().filter(TreeStep.class::isInstance).map(TreeStep.class::cast).findFirst()
-        .orElse(null);
+    TreeStep step = treeStep(steps);
     if (step == null || (step.tree() == null && !step.deferred() && !step.readsOnHost())) {
       throw new IOException("the tree step did not run before finish");
     }
@@ -1024,13 +1027,13 @@ public final class Assembler {
     return out;
   }
 
+  /** The checklist's results, and what its binaries script printed (null when it did not run). */
+  private record Verified(List<Check> checks, String binaries) {}
+
   /**
    * The static verify on the build's own appliance, once every step that changes files has run:
    * a failure stops the build before anything is written, so the previous output stays.
    */
-  /** The checklist's results, and what its binaries script printed (null when it did not run). */
-  private record Verified(List<Check> checks, String binaries) {}
-
   private Verified verify(ImageSession image, Plan plan, Lock lock) {
     try (EventSink.Step s = events.step("verify", "the finished file systems")) {
       Verifier verifier = new Verifier(image, plan, lock);

@@ -1,7 +1,9 @@
 package io.hypervisor.assembler.assemble;
 
 import io.hypervisor.assembler.content.TarWriter;
+import io.hypervisor.assembler.events.EventSink;
 import io.hypervisor.assembler.guestfs.ImageSession;
+import io.hypervisor.assembler.guestfs.ProgressStream;
 import io.hypervisor.assembler.model.Digest;
 import io.hypervisor.assembler.tree.RootTree;
 import io.hypervisor.assembler.tree.TarReader;
@@ -48,6 +50,7 @@ final class TreeImage implements ImageSession {
   private record Content(long offset, long size) {}
 
   private final RootTree base;
+  private final EventSink events;
   private final OsInfo os;
   private final long epoch;
   private final Map<String, String> recorded;
@@ -64,11 +67,13 @@ final class TreeImage implements ImageSession {
    * Over {@code base} (read from the root file system of the image {@code os} describes);
    * {@code recorded}: script → output of earlier runs of the verify's scripts on these binaries.
    */
-  TreeImage(RootTree base, OsInfo os, long epoch, Map<String, String> recorded, Path work) throws IOException {
+  TreeImage(RootTree base, OsInfo os, long epoch, Map<String, String> recorded, Path work, EventSink events)
+      throws IOException {
     this.base = base;
+    this.events = events;
     this.os = os;
     this.epoch = epoch;
-    this.recorded = new HashMap<>(recorded);
+    this.recorded = Map.copyOf(recorded);
     this.spoolFile = work.resolve("tree-image.spool");
     this.spool = FileChannel.open(spoolFile, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
         StandardOpenOption.READ, StandardOpenOption.WRITE);
@@ -356,71 +361,10 @@ final class TreeImage implements ImageSession {
   public void tarIn(TarSource tar, String dir, String label) throws IOException {
     mkdirs(dir);
     String into = resolve(dir, true);
-    Path file = spoolFile.resolveSibling("tree-image-in.tar");
-    try (OutputStream out = Files.newOutputStream(file)) {
-      tar.writeTo(out);
-    }
-    Map<String, TarReader.Header> dirs = new TreeMap<>();
-    try (InputStream in = Files.newInputStream(file)) {
-      TarReader r = new TarReader(in);
-      byte[] buf = new byte[1 << 16];
-      for (TarReader.Header h = r.next(); h != null; h = r.next()) {
-        String rel = String.join("/", components(h.path().replaceFirst("^\\./", "")));
-        if (rel.contains("..") || rel.equals(".")) {
-          if (h.type() == '5' && (rel.isEmpty() || rel.equals("."))) {
-            dirs.put(into, h);
-            continue;
-          }
-          throw new NeedsAppliance("unpacking " + label + ": " + h.path());
-        }
-        String p = rel.isEmpty() ? into : join(into, rel);
-        String par = parent(p);
-        mkdirs(par.equals(".") ? "/" : "/" + par); // tar makes missing parents as root, 0755
-        TreeEntry e = entries.get(p);
-        boolean replaceable = e == null || (h.type() == '5' ? e.type() == TreeEntry.Type.DIR
-            : e.type() != TreeEntry.Type.DIR && e.nlink() <= 1);
-        if (!replaceable || (e != null && e.type() == TreeEntry.Type.LINK && h.type() == '5')) {
-          throw new NeedsAppliance("unpacking " + label + ": " + p + " is a " + e.type() + " already");
-        }
-        switch (h.type()) {
-          case '5' -> {
-            if (e == null) {
-              put(new TreeEntry(p, TreeEntry.Type.DIR, h.mode(), h.uid(), h.gid(), 0, null, null, 0, 0, epoch, 0, 1,
-                  new TreeMap<>()));
-            }
-            dirs.put(p, h); // tar sets a directory's mode, owner and time once its contents are in
-          }
-          case '0' -> {
-            long at = spoolEnd;
-            java.security.MessageDigest md = Digest.messageDigest("sha256");
-            for (int n = r.data(buf, 0, buf.length); n > 0; n = r.data(buf, 0, buf.length)) {
-              md.update(buf, 0, n);
-              ByteBuffer b = ByteBuffer.wrap(buf, 0, n);
-              while (b.hasRemaining()) {
-                spoolEnd += spool.write(b, spoolEnd);
-              }
-            }
-            Content c = new Content(at, spoolEnd - at);
-            if (e != null) {
-              unlink(p); // tar replaces a file by a new one
-            }
-            put(file(p, h.mode() & 07777, h.uid(), h.gid(), c, java.util.HexFormat.of().formatHex(md.digest()),
-                h.mtime(), h.mtimeNanos(), new TreeMap<>()));
-            written.put(p, c);
-          }
-          case '2' -> {
-            if (e != null) {
-              unlink(p);
-            }
-            put(new TreeEntry(p, TreeEntry.Type.LINK, 0777, h.uid(), h.gid(), 0, null, h.link(), 0, 0, h.mtime(),
-                h.mtimeNanos(), 1, new TreeMap<>()));
-          }
-          default -> throw new NeedsAppliance("unpacking " + label + ": " + h.path() + " of tar type " + h.type());
-        }
-      }
-    } finally {
-      Files.deleteIfExists(file);
-    }
+    // streamed as the appliance's tar_in is (progress by the bytes written): an image store can be
+    // gigabytes, which go to the spool once, not through a file first
+    Map<String, TarReader.Header> dirs = piped(out -> tar.writeTo(new ProgressStream(out, label, tar.size(), events)),
+        in -> unpack(in, into, label));
     for (Map.Entry<String, TarReader.Header> d : dirs.entrySet()) {
       TreeEntry e = entries.get(d.getKey());
       TarReader.Header h = d.getValue();
@@ -428,6 +372,67 @@ final class TreeImage implements ImageSession {
           null, 0, 0, h.mtime(), h.mtimeNanos(), e.nlink(), e.xattrs()));
       touched.add(d.getKey());
     }
+  }
+
+  /** The tar's entries into {@code into}; the directories' headers, which tar applies last. */
+  private Map<String, TarReader.Header> unpack(InputStream in, String into, String label) throws IOException {
+    Map<String, TarReader.Header> dirs = new TreeMap<>();
+    TarReader r = new TarReader(in);
+    byte[] buf = new byte[1 << 16];
+    for (TarReader.Header h = r.next(); h != null; h = r.next()) {
+      Deque<String> parts = components(h.path());
+      parts.removeIf(c -> c.equals("."));
+      if (parts.contains("..")) {
+        throw new NeedsAppliance("unpacking " + label + ": " + h.path());
+      }
+      String p = parts.isEmpty() ? into : join(into, String.join("/", parts));
+      if (!p.equals(into)) {
+        String par = parent(p);
+        mkdirs(par.equals(".") ? "/" : "/" + par); // tar makes missing parents as root, 0755
+      }
+      TreeEntry e = entries.get(p);
+      boolean replaceable = e == null || (h.type() == '5' ? e.type() == TreeEntry.Type.DIR
+          : e.type() != TreeEntry.Type.DIR && e.nlink() <= 1);
+      if (!replaceable) {
+        throw new NeedsAppliance("unpacking " + label + ": " + p + " is a " + e.type() + " already");
+      }
+      switch (h.type()) {
+        case '5' -> {
+          if (e == null) {
+            put(new TreeEntry(p, TreeEntry.Type.DIR, h.mode(), h.uid(), h.gid(), 0, null, null, 0, 0, epoch, 0, 1,
+                new TreeMap<>()));
+          }
+          dirs.put(p, h); // tar sets a directory's mode, owner and time once its contents are in
+        }
+        case '0' -> {
+          long at = spoolEnd;
+          java.security.MessageDigest md = Digest.messageDigest("sha256");
+          for (int n = r.data(buf, 0, buf.length); n > 0; n = r.data(buf, 0, buf.length)) {
+            md.update(buf, 0, n);
+            ByteBuffer b = ByteBuffer.wrap(buf, 0, n);
+            while (b.hasRemaining()) {
+              spoolEnd += spool.write(b, spoolEnd);
+            }
+          }
+          Content c = new Content(at, spoolEnd - at);
+          if (e != null) {
+            unlink(p); // tar replaces a file by a new one
+          }
+          put(file(p, h.mode() & 07777, h.uid(), h.gid(), c, java.util.HexFormat.of().formatHex(md.digest()),
+              h.mtime(), h.mtimeNanos(), new TreeMap<>()));
+          written.put(p, c);
+        }
+        case '2' -> {
+          if (e != null) {
+            unlink(p);
+          }
+          put(new TreeEntry(p, TreeEntry.Type.LINK, 0777, h.uid(), h.gid(), 0, null, h.link(), 0, 0, h.mtime(),
+              h.mtimeNanos(), 1, new TreeMap<>()));
+        }
+        default -> throw new NeedsAppliance("unpacking " + label + ": " + h.path() + " of tar type " + h.type());
+      }
+    }
+    return dirs;
   }
 
   // ---- reads
@@ -595,11 +600,6 @@ final class TreeImage implements ImageSession {
     return e != null && e.type() == TreeEntry.Type.FILE ? e.sha256() : null;
   }
 
-  /** Answers {@code script} with what an earlier run of it printed (see {@link #sh}). */
-  void recorded(String script, String output) {
-    recorded.put(script, output);
-  }
-
   // ---- what only the appliance does
 
   @Override
@@ -644,10 +644,8 @@ final class TreeImage implements ImageSession {
    * the caller keeps open as long as it.
    */
   RootTree tree(Path work) throws IOException {
-    Path tar = work.resolve("tree-image-changes.tar");
-    try (FileChannel out = FileChannel.open(tar, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
-        StandardOpenOption.WRITE)) {
-      TarWriter w = new TarWriter(out, null, 0);
+    RootTree fresh = piped(out -> {
+      TarWriter w = new TarWriter(java.nio.channels.Channels.newChannel(out), null, 0);
       for (String p : new TreeSet<>(touched)) {
         TreeEntry e = entries.get(p);
         java.util.SortedMap<String, byte[]> pax = new TreeMap<>();
@@ -667,18 +665,78 @@ final class TreeImage implements ImageSession {
             pax), type == '0' ? c.size() : 0, spool, type == '0' ? c.offset() : 0);
       }
       w.finish();
+    }, in -> RootTree.read(in, work.resolve("tree-image-changes.spool"), epoch));
+    try {
+      return RootTree.merge(base, p -> !touched.contains(p), fresh, new HashSet<>(entries.keySet()));
+    } catch (IOException | RuntimeException e) {
+      fresh.close();
+      throw e;
     }
-    try (InputStream in = Files.newInputStream(tar)) {
-      RootTree fresh = RootTree.read(in, work.resolve("tree-image-changes.spool"), epoch);
-      try {
-        return RootTree.merge(base, p -> !touched.contains(p), fresh, new HashSet<>(entries.keySet()));
-      } catch (IOException | RuntimeException e) {
-        fresh.close();
-        throw e;
+  }
+
+  /** Writes bytes to an output stream. */
+  private interface Producer {
+    void write(OutputStream out) throws IOException;
+  }
+
+  /** Makes something of an input stream. */
+  private interface Consumer<T> {
+    T read(InputStream in) throws IOException;
+  }
+
+  /**
+   * What {@code reader} makes of what {@code writer} writes on a thread of its own, through a pipe
+   * (nothing on disk between). An error is the one that came first: the writer's (the reader then
+   * meets a cut stream) or the reader's (the writer then meets a closed pipe), as thrown.
+   */
+  private static <T> T piped(Producer writer, Consumer<T> reader) throws IOException {
+    java.io.PipedInputStream in = new java.io.PipedInputStream(1 << 20);
+    java.io.PipedOutputStream pipe = new java.io.PipedOutputStream(in);
+    java.util.concurrent.atomic.AtomicReference<Throwable> failed = new java.util.concurrent.atomic.AtomicReference<>();
+    java.util.concurrent.atomic.AtomicBoolean readerGaveUp = new java.util.concurrent.atomic.AtomicBoolean();
+    Thread t = new Thread(() -> {
+      try (OutputStream out = pipe) {
+        writer.write(out);
+      } catch (Throwable e) {
+        if (!readerGaveUp.get()) {
+          failed.set(e);
+        }
       }
+    }, "tree-image-pipe");
+    t.setDaemon(true);
+    t.start();
+    T made = null;
+    IOException read = null;
+    try {
+      made = reader.read(in);
+      in.transferTo(OutputStream.nullOutputStream()); // past the tar's end blocks, so the writer finishes
+    } catch (IOException | RuntimeException e) {
+      readerGaveUp.set(true);
+      read = e instanceof IOException io ? io : new IOException(e.getMessage(), e);
     } finally {
-      Files.deleteIfExists(tar);
+      in.close(); // a writer still writing fails on the closed pipe and ends
+      try {
+        t.join(60_000);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
     }
+    Throwable w = failed.get();
+    if (w != null && made instanceof AutoCloseable c) {
+      try {
+        c.close(); // made of a stream whose writer failed: not used
+      } catch (Exception ignored) {
+        // the writer's error is the one to report
+      }
+    }
+    if (w instanceof IOException io) {
+      throw io;
+    } else if (w != null) {
+      throw new IOException("writing a tar stream: " + w, w);
+    } else if (read != null) {
+      throw read;
+    }
+    return made;
   }
 
   @Override

@@ -39,6 +39,7 @@ public final class Verifier {
   private Plan plan;
   private final Lock lock;
   private final List<Check> checks = new ArrayList<>();
+  private String binariesOutput;
 
   public Verifier(ImageSession image, Plan plan, Lock lock) {
     this.image = image;
@@ -244,8 +245,6 @@ public final class Verifier {
   public String binariesOutput() {
     return binariesOutput;
   }
-
-  private String binariesOutput;
 
   private void binaries() {
     String v = "v" + plan.kubernetes().version();

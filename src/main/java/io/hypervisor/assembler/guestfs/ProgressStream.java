@@ -6,14 +6,14 @@ import java.io.IOException;
 import java.io.OutputStream;
 
 /** Counts bytes on their way to the appliance and reports progress at most every 250 ms. */
-final class ProgressStream extends FilterOutputStream {
+public final class ProgressStream extends FilterOutputStream {
   private final String label;
   private final long total;
   private final EventSink events;
   private long done;
   private long last = System.nanoTime();
 
-  ProgressStream(OutputStream out, String label, long total, EventSink events) {
+  public ProgressStream(OutputStream out, String label, long total, EventSink events) {
     super(out);
     this.label = label;
     this.total = total;

@@ -231,10 +231,7 @@ public final class StepCache {
    * launch an appliance can answer the same question. Empty when none is kept.
    */
   public Optional<String> record(Digest key, String id) throws IOException {
-    if (!id.matches("[0-9a-f]{64}")) {
-      throw new IllegalArgumentException("record id " + id);
-    }
-    Path f = dir(key).resolve(RECORDS).resolve(id);
+    Path f = dir(key).resolve(RECORDS).resolve(recordName(id));
     try {
       return Optional.of(Files.readString(f, java.nio.charset.StandardCharsets.UTF_8));
     } catch (NoSuchFileException e) {
@@ -242,9 +239,18 @@ public final class StepCache {
     }
   }
 
+  /** A record's file name: its id, a sha256 in hex (nothing that could name another path). */
+  private static String recordName(String id) {
+    if (!id.matches("[0-9a-f]{64}")) {
+      throw new IllegalArgumentException("a step cache record id is a sha256 in hex, not " + id);
+    }
+    return id;
+  }
+
   /** Keeps a record beside the layer of {@code key} (one rename; a layer removed meanwhile takes nothing). */
   public void putRecord(Digest key, String id, String text) throws IOException {
-    if (!id.matches("[0-9a-f]{64}") || !Files.isDirectory(dir(key))) {
+    recordName(id);
+    if (!Files.isDirectory(dir(key))) {
       return;
     }
     Path stage = root.resolve("tmp").resolve(UUID.randomUUID() + "-record");

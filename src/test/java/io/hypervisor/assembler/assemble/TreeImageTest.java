@@ -83,7 +83,8 @@ class TreeImageTest {
     }
     ImageSession.OsInfo os = new ImageSession.OsInfo("linux", "debian", 12, 0, "x86_64", "deb", "/dev/sda1",
         Map.of("/", "/dev/sda1", "/boot/efi", "/dev/sda15"));
-    image = new TreeImage(base, os, EPOCH, Map.of("echo hi\n", "hi\n"), tmp);
+    image = new TreeImage(base, os, EPOCH, Map.of("echo hi\n", "hi\n"), tmp,
+        io.hypervisor.assembler.events.EventSink.NONE);
   }
 
   private static void dir(TarWriter w, String name) throws IOException {
@@ -203,6 +204,23 @@ class TreeImageTest {
     assertEquals("blob", new String(image.read("/var/lib/containerd/io.containerd/blobs/sha256/ab"),
         StandardCharsets.UTF_8));
     assertEquals(Map.of("io.containerd/blobs/sha256/ab", blob.sha256()), image.sha256Under("/var/lib/containerd"));
+  }
+
+  @Test
+  void aStoreThatFailsWhileStreamingSaysWhyNotThatTheTarWasCut() {
+    IOException e = assertThrows(IOException.class, () -> image.tarIn(new ImageSession.TarSource() {
+      @Override
+      public long size() {
+        return 1 << 20;
+      }
+
+      @Override
+      public void writeTo(java.io.OutputStream out) throws IOException {
+        out.write(new byte[700]); // part of a header block, then the store fails
+        throw new IOException("blob sha256:ab is not in the content store");
+      }
+    }, "/var/lib/containerd", "the store"));
+    assertEquals("blob sha256:ab is not in the content store", e.getMessage());
   }
 
   @Test

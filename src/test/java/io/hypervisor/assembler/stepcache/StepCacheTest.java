@@ -71,6 +71,7 @@ class StepCacheTest {
     assertEquals(Optional.of("Kubernetes v1.34.2\n"), cache.record(KEY.digest(), id));
     assertEquals(Optional.empty(), cache.record(KEY.digest(), "cd".repeat(32)));
     assertThrows(IllegalArgumentException.class, () -> cache.record(KEY.digest(), "../entry.json"));
+    assertThrows(IllegalArgumentException.class, () -> cache.putRecord(KEY.digest(), "../entry.json", "x"));
     if (Files.isDirectory(tmp.resolve("tmp"))) {
       try (var staged = Files.list(tmp.resolve("tmp"))) {
         assertEquals(0, staged.count(), "nothing left in tmp");
