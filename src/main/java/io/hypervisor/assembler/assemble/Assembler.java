@@ -138,6 +138,46 @@ public final class Assembler {
     T run() throws IOException;
   }
 
+  /**
+   * Host work started on a thread of its own, beside what the build does meanwhile (the TCG
+   * appliance and most host phases use one core; the machine has more): hashes, checks, copies.
+   */
+  static <T> java.util.concurrent.CompletableFuture<T> beside(String name, Phase<T> body) {
+    java.util.concurrent.CompletableFuture<T> f = new java.util.concurrent.CompletableFuture<>();
+    Thread t = new Thread(() -> {
+      try {
+        f.complete(body.run());
+      } catch (Throwable e) {
+        f.completeExceptionally(e);
+      }
+    }, "assemble-" + name);
+    t.setDaemon(true);
+    t.start();
+    return f;
+  }
+
+  /** The result of {@link #beside} work, its IOException (or error) as thrown there. */
+  static <T> T joined(java.util.concurrent.CompletableFuture<T> f) throws IOException {
+    try {
+      return f.get();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new java.io.InterruptedIOException("interrupted while waiting for host work");
+    } catch (java.util.concurrent.ExecutionException e) {
+      Throwable c = e.getCause();
+      if (c instanceof IOException io) {
+        throw io;
+      }
+      if (c instanceof RuntimeException r) {
+        throw r;
+      }
+      if (c instanceof Error err) {
+        throw err;
+      }
+      throw new IOException(c);
+    }
+  }
+
   private <T> T timed(String name, Phase<T> body) throws IOException {
     long t = System.nanoTime();
     try {
@@ -266,8 +306,12 @@ public final class Assembler {
         if (facts == null) {
           checkOs(image.os(), planned);
           boolean partitions = layers != null || planned.output().reproducible();
-          facts = BaseFacts.read(image, planned, baseEpoch(image), partitions ? outsideRoot(base.path(), baseFormat,
-              partitions(image, diskPartitions), image.os().mountpoints().get("/"), work) : Map.of());
+          long epoch = baseEpoch(image);
+          List<ImageSession.Partition> parts = partitions ? partitions(image, diskPartitions) : List.of();
+          String root = image.os().mountpoints().get("/");
+          // qemu-img hashes the partitions outside the root on the host while the appliance reads the files
+          var outside = beside("outside-root", () -> outsideRoot(base.path(), baseFormat, parts, root, work));
+          facts = BaseFacts.read(image, planned, epoch, outside);
           if (layers != null) {
             layers.putFacts(facts);
           }
@@ -1057,7 +1101,8 @@ public final class Assembler {
    */
   private Result output(Plan plan, Lock lock, Path disk, Path output, Path partial, Made made, Path work,
       List<Check> checks) throws IOException {
-    Path source = made.reproduction().bytes() ? timed("rebuild", () -> rebuild(disk, made, work)) : disk;
+    Rebuilt rebuilt = made.reproduction().bytes() ? timed("rebuild", () -> rebuild(disk, made, work)) : null;
+    Path source = rebuilt != null ? rebuilt.raw() : disk;
     timed("convert", () -> {
       try (EventSink.Step s = events.step("convert", plan.output().compression() + " qcow2")) {
         Files.deleteIfExists(partial);
@@ -1067,27 +1112,35 @@ public final class Assembler {
       }
       return null;
     });
+    if (rebuilt != null) {
+      timed("rebuild", () -> joined(rebuilt.checked())); // its checks ran beside the convert
+    }
+    // the image's digest beside the compare: both only read the written file
+    var sha256 = beside("sha256", () -> {
+      try (InputStream in = Files.newInputStream(partial)) {
+        return Digest.of("sha256", in).encoded();
+      }
+    });
     timed("compare", () -> {
       try (EventSink.Step s = events.step("compare", output.getFileName() + " with the "
-          + (made.reproduction().bytes() ? "rebuilt" : "work") + " disk")) {
+          + (rebuilt != null ? "rebuilt" : "work") + " disk")) {
         QemuImg.compare(source, partial);
         s.ok("the same content");
       }
       return null;
     });
-    return timed("manifest", () -> manifest(plan, lock, output, partial, checks, made));
+    return timed("manifest", () -> manifest(plan, lock, output, partial, checks, made, joined(sha256)));
   }
+
+  /** The rebuilt raw disk and its checks (e2fsck, bytes outside the root unchanged), running on their own thread. */
+  private record Rebuilt(Path raw, java.util.concurrent.CompletableFuture<Void> checked) {}
 
   /**
    * sha256 and size of the checked file; the image renamed into place; the documents describing it
    * (SBOMs, provenance); the catalogue manifest naming them; the checksums sealing them all.
    */
-  private Result manifest(Plan plan, Lock lock, Path output, Path partial, List<Check> checks, Made made)
-      throws IOException {
-    String sha256;
-    try (InputStream in = Files.newInputStream(partial)) {
-      sha256 = Digest.of("sha256", in).encoded();
-    }
+  private Result manifest(Plan plan, Lock lock, Path output, Path partial, List<Check> checks, Made made,
+      String sha256) throws IOException {
     long size = Files.size(partial);
     long virtual = QemuImg.virtualSize(partial);
     String containerd = lock.packages().stream().filter(p -> p.name().equals("containerd")
@@ -1133,7 +1186,7 @@ public final class Assembler {
    * the work disk, the canonical tar of the tree, mke2fs into the root partition's range (the
    * base's parameters, the build's epoch), e2fsck. Everything else on the disk stays as it was.
    */
-  private Path rebuild(Path disk, Made made, Path work) throws IOException {
+  private Rebuilt rebuild(Path disk, Made made, Path work) throws IOException {
     Reproduction r = made.reproduction();
     try (EventSink.Step s = events.step("rebuild", "root file system from its tree (ext4, " + r.root().device() + ")")) {
       Path raw = work.resolve(RAW);
@@ -1141,15 +1194,22 @@ public final class Assembler {
         QemuImg.toRaw(disk, raw);
       }
       Files.deleteIfExists(disk); // the raw copy replaces it; the work directory holds one disk at a time
+      long start = r.root().start();
+      long size = r.root().size();
+      var outside = beside("outside-before", () -> Ext4Rebuild.outside(raw, start, size)); // beside the tar
       Path tar = work.resolve("root.tar");
       try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(tar,
           java.nio.file.StandardOpenOption.CREATE_NEW, java.nio.file.StandardOpenOption.WRITE)) {
         r.tree().writeTar(ch);
       }
-      Ext4Rebuild.rebuild(raw, r.root().start(), r.root().size(), r.params(), tar, made.epoch().getEpochSecond(), work);
+      String before = joined(outside);
+      Ext4Rebuild.make(raw, start, size, r.params(), tar, made.epoch().getEpochSecond(), work);
       Files.delete(tar);
-      s.ok(r.tree().entries().size() + " paths, " + (r.root().size() >> 20) + " MiB partition");
-      return raw;
+      s.ok(r.tree().entries().size() + " paths, " + (size >> 20) + " MiB partition");
+      return new Rebuilt(raw, beside("rebuild-check", () -> {
+        Ext4Rebuild.check(raw, start, size, before);
+        return null;
+      }));
     }
   }
 

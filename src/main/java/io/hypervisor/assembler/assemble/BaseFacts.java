@@ -39,14 +39,16 @@ record BaseFacts(int version, ImageSession.OsInfo os, long epoch, Map<String, St
   }
 
   /** Reads the facts from the open base (before any step has run). */
-  static BaseFacts read(ImageSession image, Plan plan, long epoch, Map<String, String> outsideRoot) throws IOException {
+  static BaseFacts read(ImageSession image, Plan plan, long epoch,
+      java.util.concurrent.CompletableFuture<Map<String, String>> outsideRoot) throws IOException {
     Map<String, String> files = new LinkedHashMap<>();
     Map<String, List<String>> dirs = new LinkedHashMap<>();
-    Locker.walkConfiguration(new SessionFiles(image), plan, (path, bytes) -> files.put(path,
+    Locker.walkConfiguration(TarredFiles.of(image, Locker.configurationDirs(plan)), plan, (path, bytes) -> files.put(path,
         Base64.getEncoder().encodeToString(bytes)), dirs::put);
     byte[] db = Locker.packageDatabase(image, plan);
-    return new BaseFacts(VERSION, image.os(), epoch, outsideRoot, Base64.getEncoder().encodeToString(db), files, dirs,
-        SelinuxRelabelStep.newestChange(image));
+    Long newest = SelinuxRelabelStep.newestChange(image);
+    return new BaseFacts(VERSION, image.os(), epoch, Assembler.joined(outsideRoot),
+        Base64.getEncoder().encodeToString(db), files, dirs, newest);
   }
 
   /** The package configuration as the resolvers read it (a file not recorded does not exist). */

@@ -1,5 +1,6 @@
 package io.hypervisor.assembler.assemble;
 
+import io.hypervisor.assembler.guestfs.Gpt;
 import io.hypervisor.assembler.guestfs.ImageSession.Partition;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -14,10 +15,10 @@ import java.util.Optional;
 
 /**
  * A raw disk's partition table read on the host, as the appliance's parted lists it (device
- * {@code /dev/sdaN}, number, start and size in bytes): GPT (the protective MBR's 0xEE entry,
- * the header at LBA 1, its entry array) or an MBR's primary partitions. An extended partition, a
- * sector size other than 512 or a damaged table gives no answer (the appliance reads it). Only an
- * ext4 file system's type is told, from its superblock; others are "".
+ * {@code /dev/sdaN}, number, start and size in bytes): a GPT as {@link Gpt} reads it, or an MBR's
+ * primary partitions. An extended partition, a sector size other than 512 or a damaged table
+ * gives no answer (the appliance reads it). Only an ext4 file system's type is told, from its
+ * superblock; others are "".
  */
 public final class HostPartitions {
   private HostPartitions() {}
@@ -47,31 +48,15 @@ public final class HostPartitions {
       }
       if (gpt) {
         found.clear();
-        ByteBuffer h = bytes(ch, SECTOR, 92);
-        if (!new String(h.array(), 0, 8, StandardCharsets.US_ASCII).equals("EFI PART")) {
+        Optional<Gpt> table = Gpt.parse(bytes(ch, 0, Gpt.HEAD_SECTORS * SECTOR).array());
+        if (table.isEmpty()) {
           return Optional.empty();
         }
-        long entriesAt = h.getLong(72);
-        int count = h.getInt(80);
-        int size = h.getInt(84);
-        if (count <= 0 || count > 1024 || size < 128 || size > 4096) {
-          return Optional.empty();
-        }
-        ByteBuffer e = bytes(ch, entriesAt * SECTOR, count * size);
-        for (int i = 0; i < count; i++) {
-          int at = i * size;
-          boolean used = false;
-          for (int b = 0; b < 16; b++) {
-            used |= e.get(at + b) != 0;
+        for (Gpt.Entry e : table.get().entries()) {
+          if (e.last() < e.first()) {
+            return Optional.empty();
           }
-          if (used) {
-            long first = e.getLong(at + 32);
-            long last = e.getLong(at + 40);
-            if (last < first) {
-              return Optional.empty();
-            }
-            found.add(new long[] {i + 1, first, last - first + 1});
-          }
+          found.add(new long[] {e.number(), e.first(), e.last() - e.first() + 1});
         }
       }
       List<Partition> out = new ArrayList<>();

@@ -183,10 +183,7 @@ public final class Locker {
   static void walkConfiguration(ImageFiles files, Plan plan, FileVisitor onFile, DirVisitor onDir) throws IOException {
     Map<String, byte[]> copy = new LinkedHashMap<>();
     Map<String, List<String>> dirs = new LinkedHashMap<>();
-    List<String> roots = plan.base().family().equals("apt")
-        ? List.of("/etc/apt", "/usr/share/keyrings")
-        : List.of("/etc/yum.repos.d", "/etc/pki/rpm-gpg", "/etc/dnf/vars", "/etc/yum/vars");
-    for (String r : roots) {
+    for (String r : configurationDirs(plan)) {
       walk(files, r, copy, dirs, 0);
     }
     for (String f : List.of("/etc/os-release", "/usr/lib/os-release")) {
@@ -197,6 +194,12 @@ public final class Locker {
     }
     copy.forEach(onFile::file);
     dirs.forEach(onDir::dir);
+  }
+
+  /** The directories that walk starts from: the package manager's sources and keyrings. */
+  static List<String> configurationDirs(Plan plan) {
+    return plan.base().family().equals("apt") ? List.of("/etc/apt", "/usr/share/keyrings")
+        : List.of("/etc/yum.repos.d", "/etc/pki/rpm-gpg", "/etc/dnf/vars", "/etc/yum/vars");
   }
 
   /**

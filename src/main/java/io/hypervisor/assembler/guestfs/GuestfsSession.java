@@ -13,6 +13,7 @@ import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
@@ -111,13 +112,20 @@ public final class GuestfsSession implements ImageSession {
   private int logs;
   private boolean closed;
   private String prelude = "";
+  /** The first disk's GPT as the grow left it (null: not read yet, or not one {@link Gpt} handles). */
+  private Gpt table;
+  /** File system types by partition, as the quick identification's blkid found them (empty: not run). */
+  private final Map<String, String> fsTypes;
 
-  private GuestfsSession(GuestFS g, OsInfo os, List<String> mountOrder, EventSink events, Options options) {
+  private GuestfsSession(GuestFS g, OsInfo os, List<String> mountOrder, EventSink events, Options options, Gpt table,
+      Map<String, String> fsTypes) {
     this.g = g;
     this.os = os;
     this.mountOrder = mountOrder;
     this.events = events;
     this.options = options;
+    this.table = table;
+    this.fsTypes = Map.copyOf(fsTypes);
   }
 
   private static final java.util.concurrent.atomic.AtomicInteger LAUNCHES = new java.util.concurrent.atomic.AtomicInteger();
@@ -159,7 +167,8 @@ public final class GuestfsSession implements ImageSession {
       launch(g, o.accelerator() == Accelerator.TCG && o.launchTimeout().compareTo(TCG_LAUNCH) < 0 ? TCG_LAUNCH
           : o.launchTimeout());
       // A plain layout is read in ~1.5 s; libguestfs's inspection takes ~6.4 s under TCG.
-      OsInfo os = o.known() != null ? o.known() : QuickInspection.of(g).orElse(null);
+      Map<String, String> fsTypes = new HashMap<>();
+      OsInfo os = o.known() != null ? o.known() : QuickInspection.of(g, fsTypes).orElse(null);
       if (os == null) {
         events.debug("not a plain layout (LVM, btrfs, RAID or another file system): libguestfs inspects it");
         try {
@@ -169,9 +178,7 @@ public final class GuestfsSession implements ImageSession {
         }
       }
       Map<String, String> mps = os.mountpoints();
-      if (o.growRoot()) {
-        grow(g, mps.get("/"), events);
-      }
+      Gpt table = o.growRoot() ? grow(g, mps.get("/"), events) : null;
       List<String> order = new ArrayList<>(mps.keySet());
       // Parents before children, as inspect_mount_root does: the map is unordered.
       order.sort(Comparator.comparingInt(String::length).thenComparing(Comparator.naturalOrder()));
@@ -181,7 +188,7 @@ public final class GuestfsSession implements ImageSession {
       }
       step.ok(os.distro() + " " + os.major() + "." + os.minor() + " " + os.arch());
       ok = true;
-      return new GuestfsSession(g, os, order, events, o);
+      return new GuestfsSession(g, os, order, events, o, table, fsTypes);
     } catch (LibGuestFSException e) {
       throw new IOException("opening " + o.disk() + " with libguestfs: " + e.getMessage(), e);
     } finally {
@@ -275,7 +282,7 @@ public final class GuestfsSession implements ImageSession {
    * ({@link #growMounted}). Only a root whose partition is physically last can grow (cloud images
    * put it there for this reason).
    */
-  private static void grow(GuestFS g, String root, EventSink events) throws LibGuestFSException {
+  private static Gpt grow(GuestFS g, String root, EventSink events) throws LibGuestFSException {
     String partition = root;
     String lv = null;
     if (root != null && root.startsWith("btrfsvol:")) {
@@ -288,10 +295,31 @@ public final class GuestfsSession implements ImageSession {
     if (partition == null || !partition.matches("/dev/[sv]d[a-z]\\d+")) {
       events.warn("the root file system (" + root + ") is not on a plain partition, a btrfs subvolume of one or an LVM "
           + "volume group on one; it keeps its size");
-      return;
+      return null;
     }
     String dev = g.part_to_dev(partition);
     int num = g.part_to_partnum(partition);
+    // An LVM root's volume group holds its partition open, so the kernel would refuse to read the
+    // table again: parted's per-partition update does it.
+    Optional<Gpt> table = lv == null ? gpt(g, dev) : Optional.empty();
+    if (table.isPresent()) {
+      long sectors = g.blockdev_getsize64(dev) / Gpt.SECTOR;
+      Gpt.Entry before = table.get().entries().stream().filter(e -> e.number() == num).findFirst().orElse(null);
+      Optional<Gpt.Grown> grown = table.get().grown(num, sectors);
+      if (before == null || grown.isEmpty()) {
+        long lastEnd = table.get().entries().stream().mapToLong(Gpt.Entry::last).max().orElse(0);
+        if (before == null || before.last() != lastEnd) {
+          events.warn("the root partition " + partition + " is not the last one on " + dev + "; it keeps its size");
+        }
+        return table.get(); // or nothing worth growing: a disk from the step cache's layer was grown before
+      }
+      write(g, dev, 0, grown.get().head());
+      write(g, dev, grown.get().tailAt() * Gpt.SECTOR, grown.get().tail());
+      g.blockdev_rereadpt(dev);
+      grew(g, root, partition, lv, before.first() * Gpt.SECTOR, (before.last() + 1) * Gpt.SECTOR - 1,
+          (grown.get().grown().last() + 1) * Gpt.SECTOR - 1, events);
+      return Gpt.parse(grown.get().head()).orElse(null);
+    }
     var parts = g.part_list(dev);
     long lastEnd = 0;
     long rootEnd = 0;
@@ -305,7 +333,7 @@ public final class GuestfsSession implements ImageSession {
     }
     if (rootEnd != lastEnd) {
       events.warn("the root partition " + partition + " is not the last one on " + dev + "; it keeps its size");
-      return;
+      return null;
     }
     boolean gpt = g.part_get_parttype(dev).equals("gpt");
     long sectors = g.blockdev_getsize64(dev) / 512;
@@ -316,12 +344,19 @@ public final class GuestfsSession implements ImageSession {
       // Nothing worth growing (a disk that starts from the step cache's layer was grown before):
       // the partition table is left alone, since sgdisk would write its headers again in its own
       // way and the disk would no longer be the bytes a cold build makes.
-      return;
+      return null;
     }
     if (gpt) {
       g.part_expand_gpt(dev); // moves the backup GPT header to the new end of the disk
     }
     g.part_resize(dev, num, end);
+    grew(g, root, partition, lv, rootStart, rootEnd, end * 512 + 511, events);
+    return null;
+  }
+
+  /** What sits on the grown partition, from its volume group to its file system (xfs and btrfs once mounted). */
+  private static void grew(GuestFS g, String root, String partition, String lv, long start, long oldEnd, long newEnd,
+      EventSink events) throws LibGuestFSException {
     if (lv != null) {
       g.pvresize(partition);
       g.lvresize_free(lv, 100);
@@ -333,8 +368,49 @@ public final class GuestfsSession implements ImageSession {
     } else if (!fs.equals("xfs") && !fs.equals("btrfs")) {
       events.warn("the root file system is " + fs + "; only ext2/3/4, xfs and btrfs are grown");
     }
-    events.info("grew " + partition + (lv != null ? " and " + lv : "") + " from " + ((rootEnd - rootStart + 1) >> 20)
-        + " MiB to " + ((end * 512 + 512 - rootStart) >> 20) + " MiB");
+    events.info("grew " + partition + (lv != null ? " and " + lv : "") + " from " + ((oldEnd - start + 1) >> 20)
+        + " MiB to " + ((newEnd - start + 1) >> 20) + " MiB");
+  }
+
+  /**
+   * The disk's GPT when it is one {@link Gpt} handles (read in one call; parted and sgdisk take
+   * ~2 s under TCG only to start), else empty: MBR, hybrid or damaged tables go to those tools.
+   */
+  private static Optional<Gpt> gpt(GuestFS g, String dev) throws LibGuestFSException {
+    Path f = null;
+    try {
+      f = java.nio.file.Files.createTempFile("assemble-gpt", ".bin");
+      g.download_offset(dev, f.toString(), 0, Gpt.HEAD_SECTORS * Gpt.SECTOR);
+      return Gpt.parse(java.nio.file.Files.readAllBytes(f));
+    } catch (IOException e) {
+      return Optional.empty();
+    } finally {
+      deleteQuietly(f);
+    }
+  }
+
+  /** Writes bytes onto the device at an offset (upload_offset: the binding's pwrite takes a String). */
+  private static void write(GuestFS g, String dev, long offset, byte[] bytes) throws LibGuestFSException {
+    Path f = null;
+    try {
+      f = java.nio.file.Files.createTempFile("assemble-gpt", ".bin");
+      java.nio.file.Files.write(f, bytes);
+      g.upload_offset(f.toString(), dev, offset);
+    } catch (IOException e) {
+      throw new LibGuestFSException("writing the partition table of " + dev + ": " + e.getMessage());
+    } finally {
+      deleteQuietly(f);
+    }
+  }
+
+  private static void deleteQuietly(Path f) {
+    if (f != null) {
+      try {
+        java.nio.file.Files.deleteIfExists(f);
+      } catch (IOException ignored) {
+        // a temporary file
+      }
+    }
   }
 
   /** The one partition an LVM logical volume's volume group lives on, or null (several, or none). */
@@ -684,6 +760,12 @@ public final class GuestfsSession implements ImageSession {
   }
 
   @Override
+  public void tarOut(String dir, TarSink sink) throws IOException {
+    streamed("copying " + dir + " out of the image", fifo -> g.tar_out(dir, fifo, Map.of("numericowner", Boolean.TRUE)),
+        sink);
+  }
+
+  @Override
   public List<String> listRoot() throws IOException {
     List<String> out = new ArrayList<>();
     rootAlone("listing the root file system", fifo -> g.find0("/", fifo), in -> {
@@ -725,8 +807,6 @@ public final class GuestfsSession implements ImageSession {
     others.removeAll(os.rootMounts()); // a btrfs root's other subvolumes stay: they are its content
     java.util.Collections.reverse(others);
     List<String> unmounted = new ArrayList<>();
-    java.nio.file.Files.createDirectories(options.workDir());
-    Path fifo = options.workDir().resolve("tar-out-" + System.nanoTime() + ".fifo");
     try {
       for (String mp : others) {
         try {
@@ -736,6 +816,30 @@ public final class GuestfsSession implements ImageSession {
           events.debug("not mounted, so not unmounted: " + mp + ": " + e.getMessage());
         }
       }
+      streamed(what, call, sink);
+    } finally {
+      for (String mp : unmounted) {
+        try {
+          if (options.readOnly()) {
+            g.mount_ro(os.mountpoints().get(mp), mp);
+          } else {
+            g.mount(os.mountpoints().get(mp), mp);
+          }
+        } catch (LibGuestFSException e) {
+          events.warn("could not mount " + os.mountpoints().get(mp) + " on " + mp + " again: " + e.getMessage());
+        }
+      }
+    }
+  }
+
+  /** Runs {@code call}, streaming what it writes through a FIFO into {@code sink}. */
+  private void streamed(String what, ToFile call, TarSink sink) throws IOException {
+    if (options.fifos() == null || options.workDir() == null) {
+      throw new IOException("this session was opened without a FIFO maker; tar streams need one");
+    }
+    java.nio.file.Files.createDirectories(options.workDir());
+    Path fifo = options.workDir().resolve("tar-out-" + System.nanoTime() + ".fifo");
+    try {
       options.fifos().mkfifo(fifo);
       java.util.concurrent.atomic.AtomicReference<Throwable> readerError = new java.util.concurrent.atomic.AtomicReference<>();
       java.util.concurrent.atomic.AtomicBoolean opened = new java.util.concurrent.atomic.AtomicBoolean();
@@ -784,17 +888,6 @@ public final class GuestfsSession implements ImageSession {
       }
     } finally {
       java.nio.file.Files.deleteIfExists(fifo);
-      for (String mp : unmounted) {
-        try {
-          if (options.readOnly()) {
-            g.mount_ro(os.mountpoints().get(mp), mp);
-          } else {
-            g.mount(os.mountpoints().get(mp), mp);
-          }
-        } catch (LibGuestFSException e) {
-          events.warn("could not mount " + os.mountpoints().get(mp) + " on " + mp + " again: " + e.getMessage());
-        }
-      }
     }
   }
 
@@ -817,19 +910,36 @@ public final class GuestfsSession implements ImageSession {
       }
       String disk = devices[0];
       List<Partition> out = new ArrayList<>();
+      if (table == null) {
+        table = gpt(g, disk).orElse(null);
+      }
+      if (table != null) {
+        // one read of the table (or none after the grow) and the quick identification's types:
+        // parted and blkid per partition cost ~1 s under TCG
+        for (Gpt.Entry e : table.entries()) {
+          String dev = disk + e.number();
+          String fs = fsTypes.containsKey(dev) ? fsTypes.get(dev) : vfsType(dev);
+          out.add(new Partition(dev, e.number(), e.first() * Gpt.SECTOR, (e.last() - e.first() + 1) * Gpt.SECTOR, fs));
+        }
+        out.sort(Comparator.comparingLong(Partition::start)); // as parted lists them
+        return out;
+      }
       for (com.redhat.et.libguestfs.Partition p : g.part_list(disk)) {
         String dev = disk + p.part_num;
-        String fs;
-        try {
-          fs = g.vfs_type(dev);
-        } catch (LibGuestFSException e) {
-          fs = "";
-        }
-        out.add(new Partition(dev, p.part_num, p.part_start, p.part_size, fs));
+        out.add(new Partition(dev, p.part_num, p.part_start, p.part_size, vfsType(dev)));
       }
       return out;
     } catch (LibGuestFSException e) {
       throw new IOException("listing the image's partitions: " + e.getMessage(), e);
+    }
+  }
+
+  /** The device's file system type, "" when blkid finds none. */
+  private String vfsType(String dev) {
+    try {
+      return g.vfs_type(dev);
+    } catch (LibGuestFSException e) {
+      return "";
     }
   }
 

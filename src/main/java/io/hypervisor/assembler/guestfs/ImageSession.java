@@ -141,6 +141,14 @@ public interface ImageSession extends AutoCloseable {
   void tarOutRoot(List<String> patterns, TarSink sink) throws IOException;
 
   /**
+   * Streams a directory of the mounted image as a tar (its entries named {@code ./path}, links
+   * kept as links) to {@code sink}: one call instead of one per file. Not every session can.
+   */
+  default void tarOut(String dir, TarSink sink) throws IOException {
+    throw new IOException("this image cannot stream " + dir + " as a tar");
+  }
+
+  /**
    * Every path of the root file system alone (other file systems unmounted meanwhile), relative
    * to it without "./", the root itself left out, in the order find(1) walks them.
    */

@@ -37,16 +37,27 @@ public final class QuickInspection {
    * mounted.
    */
   public static Optional<OsInfo> of(GuestFS g) throws LibGuestFSException {
+    return of(g, new java.util.HashMap<>());
+  }
+
+  /** The same, putting each partition's file system type ("" for none) into {@code types} on the way. */
+  public static Optional<OsInfo> of(GuestFS g, Map<String, String> types) throws LibGuestFSException {
     String[] devices = g.list_devices();
-    return devices.length == 0 ? Optional.empty() : of(g, devices[0]);
+    return devices.length == 0 ? Optional.empty() : of(g, devices[0], types);
   }
 
   /** The same for one disk ({@code /dev/sdb}) of several: its labels and UUIDs resolve among its own partitions. */
   public static Optional<OsInfo> of(GuestFS g, String disk) throws LibGuestFSException {
+    return of(g, disk, new java.util.HashMap<>());
+  }
+
+  private static Optional<OsInfo> of(GuestFS g, String disk, Map<String, String> types) throws LibGuestFSException {
     List<BlockId> parts = new ArrayList<>();
     for (String p : g.list_partitions()) {
       if (p.startsWith(disk) && p.substring(disk.length()).matches("\\d+")) {
-        parts.add(blkid(g, p));
+        BlockId b = blkid(g, p);
+        parts.add(b);
+        types.put(p, b.type());
       }
     }
     if (parts.isEmpty()) {

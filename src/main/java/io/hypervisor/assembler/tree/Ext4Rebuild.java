@@ -128,10 +128,20 @@ public final class Ext4Rebuild {
    */
   public static void rebuild(Path raw, long start, long size, Params p, Path tar, long epoch, Path work)
       throws IOException {
+    String outside = outside(raw, start, size);
+    make(raw, start, size, p, tar, epoch, work);
+    check(raw, start, size, outside);
+  }
+
+  /**
+   * The making alone: that range emptied (a hole) and mke2fs into it. {@link #check} then proves
+   * it, with {@link #outside} taken before (a caller may run those beside other work).
+   */
+  public static void make(Path raw, long start, long size, Params p, Path tar, long epoch, Path work)
+      throws IOException {
     if (start % 4096 != 0 || size % p.blockSize() != 0) {
       throw new IOException("the root partition (" + start + "+" + size + ") is not aligned to its block size");
     }
-    String outside = outside(raw, start, size);
     Processes.run(List.of("fallocate", "--punch-hole", "--keep-size", "--offset", Long.toString(start), "--length",
         Long.toString(size), raw.toString()), Map.of(), 600);
     Path profile = work.resolve("mke2fs.conf");
@@ -159,6 +169,10 @@ public final class Ext4Rebuild {
     Map<String, String> env = Map.of("SOURCE_DATE_EPOCH", Long.toString(epoch), "E2FSPROGS_FAKE_TIME",
         Long.toString(epoch), "MKE2FS_CONFIG", profile.toString(), "TZ", "UTC", "LC_ALL", "C");
     Processes.run(cmd, env, 1800);
+  }
+
+  /** e2fsck -fn on the made file system, and every byte outside it as {@code outside} (taken before) says. */
+  public static void check(Path raw, long start, long size, String outside) throws IOException {
     Processes.run(List.of("e2fsck", "-f", "-n", raw + "?offset=" + start), Map.of("LC_ALL", "C"), 1800);
     if (!outside.equals(outside(raw, start, size))) {
       throw new IOException("mke2fs changed bytes outside the root partition of " + raw);
@@ -166,7 +180,7 @@ public final class Ext4Rebuild {
   }
 
   /** sha256 of every byte of the disk outside {@code [start, start + size)}. */
-  static String outside(Path raw, long start, long size) throws IOException {
+  public static String outside(Path raw, long start, long size) throws IOException {
     MessageDigest md;
     try {
       md = MessageDigest.getInstance("SHA-256");
