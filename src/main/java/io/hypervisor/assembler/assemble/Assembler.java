@@ -112,6 +112,9 @@ public final class Assembler {
   }
 
   /** With default HTTP behaviour (offline when the settings say so) and the process environment. */
+  /** The base image's digest for this build (set when it starts; one Assembler runs one build at a time). */
+  private java.util.concurrent.CompletableFuture<Digest> baseHash;
+
   public Assembler(Settings settings, EventSink events) {
     this(settings, events, HttpSettings.defaults().withOffline(settings.offline()), System.getenv());
   }
@@ -249,9 +252,17 @@ public final class Assembler {
       PackageFiles packageFiles) throws IOException {
     Fetcher fetcher = new Fetcher(store, http, environment, events);
     Fetcher.Base base = timed("base", () -> fetcher.base(planned.base(), given));
+    // A base given by its path alone is hashed once, on a thread of its own: the step cache's key
+    // waits for it, the build record at the end finds it done (each read the file again before).
+    baseHash = base.digest() != null ? java.util.concurrent.CompletableFuture.completedFuture(base.digest())
+        : beside("base-digest", () -> {
+          try (InputStream in = Files.newInputStream(base.path())) {
+            return Digest.of("sha256", in);
+          }
+        });
     String baseFormat = DiskFormat.of(base.path());
     StepLayers layers = o.stepCache() ? timed("step cache", () -> StepLayers.open(settings.cacheDir(), base.path(),
-        base.digest(), baseFormat, events)) : null;
+        joined(baseHash), baseFormat, events)) : null;
     // With the base's facts recorded, the lock, the fetch and the key need no appliance: the one
     // launch can then start from a cached layer instead of the base.
     BaseFacts facts = layers == null ? null : layers.facts();
@@ -335,6 +346,8 @@ public final class Assembler {
               reproduction = timed("reproduction", () -> reproduction(p.plan(), image, p.steps(), diskPartitions));
               if (reproduction.bytes()) {
                 t.rebuiltFromTree();
+                p.steps().stream().filter(FinishStep.class::isInstance).map(FinishStep.class::cast)
+                    .forEach(FinishStep::leaveUntrimmed);
               }
             }
           }
@@ -403,7 +416,7 @@ public final class Assembler {
           layers.recordBinaries(p.key(), binariesRecord(tree), checks.binaries());
         }
         Result r = output(p.plan(), p.lock(), disk, output, partial, new Made(p.images(), p.basePackages(), p.epoch(),
-            base, o.attestor(), reproduction), work, checks.checks());
+            hashed(base), o.attestor(), reproduction), work, checks.checks());
         return new Result(r.image(), r.manifest(), r.sha256(), r.size(), r.checks(), new LinkedHashMap<>(timings));
       }
     } finally {
@@ -612,7 +625,7 @@ public final class Assembler {
     }
     Reproduction reproduction = new Reproduction(trees[1], Ext4Rebuild.Params.of(superblock), root, null, parts);
     Result r = output(p.plan(), p.lock(), work.resolve("disk.qcow2"), output, partial, new Made(p.images(),
-        p.basePackages(), p.epoch(), base, o.attestor(), reproduction), work, checks);
+        p.basePackages(), p.epoch(), hashed(base), o.attestor(), reproduction), work, checks);
     return new Result(r.image(), r.manifest(), r.sha256(), r.size(), r.checks(), new LinkedHashMap<>(timings));
   }
 
@@ -760,14 +773,16 @@ public final class Assembler {
   /**
    * The tree step's clamp, in an appliance of its own, on a closed disk whose root was to be
    * rebuilt from its tree but will be the output as it is (ACLs, or a partition outside the root
-   * changed, found once the disk was closed): the rare case pays the launch the common one saves.
+   * changed, found once the disk was closed), and the trim the finish step left to the rebuild:
+   * the rare case pays the launch the common one saves.
    */
   static void clampLate(Path disk, GuestfsSession.Options opening, TreeStep tree, EventSink events) throws IOException {
     try (EventSink.Step s = events.step("tree", "file times after the epoch set back in the image")) {
       try (GuestfsSession image = GuestfsSession.open(opening.grown(), events)) {
         tree.clamp(image);
+        image.trim(); // the finish step left that to the rebuild too
       }
-      s.ok("set back to " + tree.epoch());
+      s.ok("set back to " + tree.epoch() + ", trimmed");
     }
   }
 
@@ -1211,6 +1226,11 @@ public final class Assembler {
         return null;
       }));
     }
+  }
+
+  /** The base with its digest, from the hash started when the build began when the recipe gave none. */
+  private Fetcher.Base hashed(Fetcher.Base base) throws IOException {
+    return base.digest() != null || baseHash == null ? base : new Fetcher.Base(base.path(), joined(baseHash));
   }
 
   /** What went into the image, for the documents that describe it. */

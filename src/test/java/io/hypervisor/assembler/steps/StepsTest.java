@@ -317,4 +317,12 @@ class StepsTest {
     assertEquals("trimmed", new FinishStep(new FinishStep.Options()).apply(image, EventSink.NONE));
     assertEquals(List.of("#fstrim"), image.scripts);
   }
+
+  @Test
+  void finishLeavesARootRebuiltFromItsTreeUntrimmed() throws IOException {
+    FinishStep finish = new FinishStep(new FinishStep.Options());
+    finish.leaveUntrimmed();
+    assertEquals("not trimmed: the root file system is rebuilt from its tree", finish.apply(image, EventSink.NONE));
+    assertEquals(List.of(), image.scripts, "no fstrim: the other partitions stay the base's bytes");
+  }
 }
