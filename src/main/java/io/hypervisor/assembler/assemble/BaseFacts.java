@@ -43,8 +43,8 @@ record BaseFacts(int version, ImageSession.OsInfo os, long epoch, Map<String, St
       java.util.concurrent.CompletableFuture<Map<String, String>> outsideRoot) throws IOException {
     Map<String, String> files = new LinkedHashMap<>();
     Map<String, List<String>> dirs = new LinkedHashMap<>();
-    Locker.walkConfiguration(TarredFiles.of(image, Locker.configurationDirs(plan)), plan, (path, bytes) -> files.put(path,
-        Base64.getEncoder().encodeToString(bytes)), dirs::put);
+    Locker.walkConfiguration(TarredFiles.of(image, Locker.configurationDirs(plan)), plan,
+        (path, bytes) -> files.put(path, Base64.getEncoder().encodeToString(bytes)), dirs::put);
     byte[] db = Locker.packageDatabase(image, plan);
     Long newest = SelinuxRelabelStep.newestChange(image);
     return new BaseFacts(VERSION, image.os(), epoch, Assembler.joined(outsideRoot),

@@ -64,6 +64,10 @@ public final class Gpt {
         || entrySize < 128 || entrySize % 8 != 0 || count <= 0 || (long) count * entrySize > 32L * SECTOR) {
       return Optional.empty();
     }
+    long firstUsable = b.getLong(SECTOR + 40);
+    if (firstUsable < 2 + ((long) count * entrySize + SECTOR - 1) / SECTOR || firstUsable > 8192) {
+      return Optional.empty(); // entries overlapping the usable space, or an unusual reserve
+    }
     Gpt g = new Gpt(head, headerSize, count, entrySize);
     if (g.headerCrc() != b.getInt(SECTOR + 16) || g.entriesCrc() != b.getInt(SECTOR + 88)) {
       return Optional.empty();
@@ -104,8 +108,8 @@ public final class Gpt {
     long firstUsable = le(head).getLong(SECTOR + 40);
     long lastUsable = sectors - firstUsable;
     long partedArray = sectors - 1 - arraySectors;
-    if (firstUsable < 2 + arraySectors || firstUsable > 8192 || lastUsable + arraySectors >= sectors - 1 || lastUsable <= lastEnd) {
-      return Optional.empty();
+    if (lastUsable + arraySectors >= sectors - 1 || lastUsable <= lastEnd) {
+      return Optional.empty(); // a disk no larger than the table's
     }
     long end = ((sectors - 34 + 1) / 2048) * 2048 - 1; // as the appliance's grow has always computed it
     if (end > lastUsable) {

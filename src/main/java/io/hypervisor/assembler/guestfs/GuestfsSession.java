@@ -382,8 +382,8 @@ public final class GuestfsSession implements ImageSession {
       f = java.nio.file.Files.createTempFile("assemble-gpt", ".bin");
       g.download_offset(dev, f.toString(), 0, Gpt.HEAD_SECTORS * Gpt.SECTOR);
       return Gpt.parse(java.nio.file.Files.readAllBytes(f));
-    } catch (IOException e) {
-      return Optional.empty();
+    } catch (IOException | LibGuestFSException e) {
+      return Optional.empty(); // a disk too small or unreadable there: the tools say what they make of it
     } finally {
       deleteQuietly(f);
     }

@@ -71,6 +71,13 @@ class GptTest {
     byte[] entry = head.clone();
     entry[2 * Gpt.SECTOR + 40] ^= 1; // an entry changed without its checksum
     assertEquals(Optional.empty(), Gpt.parse(entry));
+    byte[] reserve = head.clone();
+    java.nio.ByteBuffer h = java.nio.ByteBuffer.wrap(reserve).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+    h.putLong(Gpt.SECTOR + 40, 16).putInt(Gpt.SECTOR + 16, 0);
+    java.util.zip.CRC32 crc = new java.util.zip.CRC32();
+    crc.update(reserve, Gpt.SECTOR, 92);
+    h.putInt(Gpt.SECTOR + 16, (int) crc.getValue()); // a valid header, its first usable sector inside the array
+    assertEquals(Optional.empty(), Gpt.parse(reserve), "a first usable sector inside the entry array");
     byte[] hybrid = head.clone();
     hybrid[446 + 16 + 4] = (byte) 0x83; // a second MBR entry beside the protective one
     assertEquals(Optional.empty(), Gpt.parse(hybrid));
