@@ -111,10 +111,10 @@ public final class Assembler {
     this.environment = environment;
   }
 
-  /** With default HTTP behaviour (offline when the settings say so) and the process environment. */
   /** The base image's digest for this build (set when it starts; one Assembler runs one build at a time). */
   private java.util.concurrent.CompletableFuture<Digest> baseHash;
 
+  /** With default HTTP behaviour (offline when the settings say so) and the process environment. */
   public Assembler(Settings settings, EventSink events) {
     this(settings, events, HttpSettings.defaults().withOffline(settings.offline()), System.getenv());
   }
@@ -1199,7 +1199,8 @@ public final class Assembler {
   /**
    * The disk with its root file system made again from the tree, in one pass: a sparse raw copy of
    * the work disk, the canonical tar of the tree, mke2fs into the root partition's range (the
-   * base's parameters, the build's epoch), e2fsck. Everything else on the disk stays as it was.
+   * base's parameters, the build's epoch). Everything else on the disk stays as it was: the checks
+   * (e2fsck -fn, the bytes outside the root) run on their own thread, joined after the convert.
    */
   private Rebuilt rebuild(Path disk, Made made, Path work) throws IOException {
     Reproduction r = made.reproduction();

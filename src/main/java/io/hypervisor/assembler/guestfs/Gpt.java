@@ -22,10 +22,20 @@ public final class Gpt {
   public static final int HEAD_SECTORS = 34;
 
   /** One used entry: its number (1-based, as parted numbers it) and first and last sector. */
-  public record Entry(int number, long first, long last) {}
+  public record Entry(int number, long first, long last) {
+    /** Where it starts on the disk, in bytes. */
+    public long start() {
+      return first * SECTOR;
+    }
 
-  /** What to write: {@code head} at sector 0, {@code tail} at sector {@code tailAt}, and the grown entry. */
-  public record Grown(byte[] head, long tailAt, byte[] tail, Entry grown) {}
+    /** Its length in bytes. */
+    public long size() {
+      return (last - first + 1) * SECTOR;
+    }
+  }
+
+  /** What to write: {@code head} at sector 0, {@code tail} at sector {@code tailAt}; the entry before and after. */
+  public record Grown(byte[] head, long tailAt, byte[] tail, Entry before, Entry grown) {}
 
   private final byte[] head;
   private final int headerSize;
@@ -98,17 +108,16 @@ public final class Gpt {
    * its own place, 33 sectors before the end, below the header, leaving sgdisk's copy where it was.
    */
   public Optional<Grown> grown(int number, long sectors) {
-    List<Entry> used = entries();
-    Entry target = used.stream().filter(e -> e.number() == number).findFirst().orElse(null);
-    long lastEnd = used.stream().mapToLong(Entry::last).max().orElse(-1);
-    if (target == null || target.last() != lastEnd) {
+    if (!last(number)) {
       return Optional.empty();
     }
+    List<Entry> used = entries();
+    Entry target = used.stream().filter(e -> e.number() == number).findFirst().orElseThrow();
     int arraySectors = (count * entrySize + SECTOR - 1) / SECTOR;
     long firstUsable = le(head).getLong(SECTOR + 40);
     long lastUsable = sectors - firstUsable;
     long partedArray = sectors - 1 - arraySectors;
-    if (lastUsable + arraySectors >= sectors - 1 || lastUsable <= lastEnd) {
+    if (lastUsable + arraySectors >= sectors - 1 || lastUsable <= target.last()) {
       return Optional.empty(); // a disk no larger than the table's
     }
     long end = ((sectors - 34 + 1) / 2048) * 2048 - 1; // as the appliance's grow has always computed it
@@ -144,7 +153,14 @@ public final class Gpt {
     t.putLong(h + 72, partedArray);
     t.putInt(h + 16, 0);
     t.putInt(h + 16, crc(tail, h, headerSize));
-    return Optional.of(new Grown(primary, lastUsable + 1, tail, new Entry(number, target.first(), end)));
+    return Optional.of(new Grown(primary, lastUsable + 1, tail, target, new Entry(number, target.first(), end)));
+  }
+
+  /** Whether partition {@code number} is used and ends last on the disk (the only one that can grow). */
+  public boolean last(int number) {
+    List<Entry> used = entries();
+    long lastEnd = used.stream().mapToLong(Entry::last).max().orElse(-1);
+    return used.stream().anyMatch(e -> e.number() == number && e.last() == lastEnd);
   }
 
   private int headerCrc() {

@@ -303,22 +303,21 @@ public final class GuestfsSession implements ImageSession {
     // table again: parted's per-partition update does it.
     Optional<Gpt> table = lv == null ? gpt(g, dev) : Optional.empty();
     if (table.isPresent()) {
-      long sectors = g.blockdev_getsize64(dev) / Gpt.SECTOR;
-      Gpt.Entry before = table.get().entries().stream().filter(e -> e.number() == num).findFirst().orElse(null);
-      Optional<Gpt.Grown> grown = table.get().grown(num, sectors);
-      if (before == null || grown.isEmpty()) {
-        long lastEnd = table.get().entries().stream().mapToLong(Gpt.Entry::last).max().orElse(0);
-        if (before == null || before.last() != lastEnd) {
-          events.warn("the root partition " + partition + " is not the last one on " + dev + "; it keeps its size");
-        }
-        return table.get(); // or nothing worth growing: a disk from the step cache's layer was grown before
+      if (!table.get().last(num)) {
+        events.warn(notLast(partition, dev));
+        return table.get();
       }
-      write(g, dev, 0, grown.get().head());
-      write(g, dev, grown.get().tailAt() * Gpt.SECTOR, grown.get().tail());
+      Optional<Gpt.Grown> grown = table.get().grown(num, g.blockdev_getsize64(dev) / Gpt.SECTOR);
+      if (grown.isEmpty()) {
+        return table.get(); // nothing worth growing: a disk from the step cache's layer was grown before
+      }
+      Gpt.Grown gr = grown.get();
+      write(g, dev, 0, gr.head());
+      write(g, dev, gr.tailAt() * Gpt.SECTOR, gr.tail());
       g.blockdev_rereadpt(dev);
-      grew(g, root, partition, lv, before.first() * Gpt.SECTOR, (before.last() + 1) * Gpt.SECTOR - 1,
-          (grown.get().grown().last() + 1) * Gpt.SECTOR - 1, events);
-      return Gpt.parse(grown.get().head()).orElse(null);
+      grew(g, root, partition, lv, gr.before().start(), gr.before().start() + gr.before().size() - 1,
+          gr.grown().start() + gr.grown().size() - 1, events);
+      return Gpt.parse(gr.head()).orElse(null);
     }
     var parts = g.part_list(dev);
     long lastEnd = 0;
@@ -332,7 +331,7 @@ public final class GuestfsSession implements ImageSession {
       }
     }
     if (rootEnd != lastEnd) {
-      events.warn("the root partition " + partition + " is not the last one on " + dev + "; it keeps its size");
+      events.warn(notLast(partition, dev));
       return null;
     }
     boolean gpt = g.part_get_parttype(dev).equals("gpt");
@@ -352,6 +351,10 @@ public final class GuestfsSession implements ImageSession {
     g.part_resize(dev, num, end);
     grew(g, root, partition, lv, rootStart, rootEnd, end * 512 + 511, events);
     return null;
+  }
+
+  private static String notLast(String partition, String dev) {
+    return "the root partition " + partition + " is not the last one on " + dev + "; it keeps its size";
   }
 
   /** What sits on the grown partition, from its volume group to its file system (xfs and btrfs once mounted). */
@@ -919,7 +922,7 @@ public final class GuestfsSession implements ImageSession {
         for (Gpt.Entry e : table.entries()) {
           String dev = disk + e.number();
           String fs = fsTypes.containsKey(dev) ? fsTypes.get(dev) : vfsType(dev);
-          out.add(new Partition(dev, e.number(), e.first() * Gpt.SECTOR, (e.last() - e.first() + 1) * Gpt.SECTOR, fs));
+          out.add(new Partition(dev, e.number(), e.start(), e.size(), fs));
         }
         out.sort(Comparator.comparingLong(Partition::start)); // as parted lists them
         return out;
