@@ -46,7 +46,7 @@ class ArchitectureTest {
       Map.entry("fetch", Set.of("plan", "content", "oci", "oci.layout", "oci.archive",
           "oci.registry", "pkgrepo", "pkgrepo.apt", "pkgrepo.rpm", "http", "model", "events",
           "commons-compress", "bouncycastle", "jackson")),
-      Map.entry("guestfs", Set.of("model", "events", "libguestfs")),
+      Map.entry("guestfs", Set.of("model", "events", "libguestfs", "xz")),
       Map.entry("steps", Set.of("model", "plan", "content", "guestfs", "containerd", "events", "tree")),
       Map.entry("tree", Set.of("model", "content", "sys")),
       Map.entry("stepcache", Set.of("model", "jackson")),

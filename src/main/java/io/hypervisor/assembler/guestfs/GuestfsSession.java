@@ -148,6 +148,7 @@ public final class GuestfsSession implements ImageSession {
       g.set_backend("direct");
       if (o.accelerator() == Accelerator.TCG) {
         g.set_backend_setting("force_tcg", "1");
+        events.debug(PvhAppliance.apply(g));
       }
       g.set_memsize(o.memoryMiB());
       g.set_smp(o.cpus());

@@ -47,9 +47,12 @@ public final class Guests {
 
   private static final java.util.concurrent.atomic.AtomicInteger LAUNCHES = new java.util.concurrent.atomic.AtomicInteger();
 
-  /** Launches a handle the test set up itself, counted for the run's report. */
+  /** Launches a handle the test set up itself (on the product's TCG appliance), counted for the run's report. */
   public static void launch(GuestFS g) throws LibGuestFSException {
     LAUNCHES.incrementAndGet();
+    if (accelerator() == Accelerator.TCG) {
+      io.hypervisor.assembler.guestfs.PvhAppliance.apply(g); // as the product's sessions do: ~3 s less per launch
+    }
     g.launch();
   }
 
