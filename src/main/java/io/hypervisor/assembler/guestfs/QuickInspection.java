@@ -51,7 +51,13 @@ public final class QuickInspection {
     return of(g, disk, new java.util.HashMap<>());
   }
 
-  private static Optional<OsInfo> of(GuestFS g, String disk, Map<String, String> types) throws LibGuestFSException {
+  /**
+   * The same for one disk, with the partitions' types; a handle's first drive is {@code /dev/sda}
+   * in libguestfs's names whatever the guest calls it, so a caller that added it needs no
+   * list_devices (~0.2 s under TCG: it waits for udev).
+   */
+  public static Optional<OsInfo> of(GuestFS g, String disk, Map<String, String> types)
+      throws LibGuestFSException {
     List<BlockId> parts = new ArrayList<>();
     for (String p : g.list_partitions()) {
       if (p.startsWith(disk) && p.substring(disk.length()).matches("\\d+")) {
@@ -75,26 +81,33 @@ public final class QuickInspection {
     }
     String root = null;
     try {
+      String mounted = null;
       for (BlockId b : candidates) {
         g.mount_ro(b.device(), "/");
+        mounted = b.device();
         boolean isRoot = g.is_file("/etc/fstab", Map.of("followsymlinks", Boolean.TRUE))
             && g.is_file("/etc/os-release", Map.of("followsymlinks", Boolean.TRUE));
-        g.umount_all();
         if (isRoot) {
           if (root != null) {
             return Optional.empty(); // two roots: inspection says which, or refuses
           }
           root = b.device();
         }
+        if (candidates.size() > 1) {
+          g.umount_all();
+          mounted = null;
+        }
       }
       if (root == null) {
         return Optional.empty();
       }
-      g.mount_ro(root, "/");
-      String osRelease = g.read_file(g.realpath("/etc/os-release"));
-      String fstab = g.read_file(g.realpath("/etc/fstab"));
+      if (!root.equals(mounted)) { // the only candidate stays mounted (~0.25 s under TCG for the pair)
+        g.mount_ro(root, "/");
+      }
+      String osRelease = text(g, "/etc/os-release");
+      String fstab = text(g, "/etc/fstab");
       String debianVersion = g.is_file("/etc/debian_version", Map.of("followsymlinks", Boolean.TRUE))
-          ? g.read_file(g.realpath("/etc/debian_version")) : null;
+          ? text(g, "/etc/debian_version") : null;
       String arch = null;
       for (String bin : ARCH_BINARIES) {
         if (g.is_file(bin, Map.of("followsymlinks", Boolean.TRUE))) {
@@ -116,6 +129,15 @@ public final class QuickInspection {
     } finally {
       g.umount_all();
     }
+  }
+
+  /**
+   * A small text file in one pread (~10 ms) where it comes back whole, else read_file (a download,
+   * ~200 ms under TCG); pread and open resolve links inside the mounted image as realpath does.
+   */
+  private static String text(GuestFS g, String path) throws LibGuestFSException {
+    byte[] b = GuestfsSession.readText(g, path);
+    return b != null ? new String(b, java.nio.charset.StandardCharsets.UTF_8) : g.read_file(g.realpath(path));
   }
 
   private static BlockId blkid(GuestFS g, String device) throws LibGuestFSException {
