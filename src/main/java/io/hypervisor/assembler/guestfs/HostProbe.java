@@ -287,8 +287,7 @@ public final class HostProbe {
       String v = text.lines().filter(l -> l.startsWith("ok ")).findFirst().orElse("ok ?").substring(3);
       return new Check(name, Status.OK, String.format("launched in %.1f s (libguestfs %s)", secs, v));
     }
-    String last = text.lines().reduce((a, b) -> b).orElse("no output");
-    return new Check(name, Status.FAIL, String.format("failed after %.1f s: %s", secs, last));
+    return new Check(name, Status.FAIL, String.format("failed after %.1f s: %s", secs, failure(text)));
   }
 
   private static boolean isQemu(ProcessHandle h) {
@@ -320,6 +319,17 @@ public final class HostProbe {
     t.setDaemon(true);
     t.start();
     return t;
+  }
+
+  /**
+   * What a failed launch said: the exception's message (libguestfs's own words, e.g. qemu's error)
+   * rather than the stack trace's last line, which only names the probe's own frame.
+   */
+  static String failure(String output) {
+    String marker = "Exception: ";
+    return output.lines().filter(l -> l.contains(marker)).findFirst()
+        .map(l -> l.substring(l.indexOf(marker) + marker.length()).trim())
+        .orElse(output.lines().reduce((a, b) -> b).orElse("no output"));
   }
 
   /** Runs a short command, returning its output; non-zero exit is an IOException with the output. */

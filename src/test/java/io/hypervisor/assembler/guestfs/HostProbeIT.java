@@ -57,6 +57,21 @@ class HostProbeIT {
         && String.join(" ", p.info().arguments().orElse(new String[0])).contains("scratch")).count();
   }
 
+  /** Whether the running kernel's build configuration has CONFIG_PVH (supermin copies the newest /boot kernel). */
+  private static boolean pvhConfigured() {
+    try (var s = java.nio.file.Files.list(Path.of("/boot"))) {
+      return s.filter(p -> p.getFileName().toString().startsWith("config-")).anyMatch(p -> {
+        try {
+          return java.nio.file.Files.readAllLines(p).contains("CONFIG_PVH=y");
+        } catch (java.io.IOException e) {
+          return false;
+        }
+      });
+    } catch (java.io.IOException e) {
+      return false;
+    }
+  }
+
   @Test
   void explicitTcgSkipsKvmAndIsNotRemembered() {
     HostProbe.Report r = new HostProbe(EventSink.NONE).probe(new HostProbe.Options(Accelerator.TCG,
@@ -64,5 +79,9 @@ class HostProbeIT {
     assertEquals(Accelerator.TCG, r.accelerator(), r.checks().toString());
     assertTrue(r.checks().stream().noneMatch(c -> c.name().equals("appliance (kvm)")));
     assertTrue(HostProbe.remembered(cache).isEmpty());
+    // TCG launches boot the appliance's kernel unpacked where the host's kernel allows (x86-64, CONFIG_PVH)
+    Check kernel = r.checks().stream().filter(c -> c.name().equals("appliance kernel")).findFirst().orElseThrow();
+    boolean pvh = System.getProperty("os.arch").equals("amd64") && pvhConfigured();
+    assertEquals(pvh ? Check.Status.OK : Check.Status.WARN, kernel.status(), kernel.detail());
   }
 }
