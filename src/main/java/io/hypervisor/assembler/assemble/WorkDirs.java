@@ -3,7 +3,6 @@ package io.hypervisor.assembler.assemble;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Comparator;
 import java.util.stream.Stream;
 
 /**
@@ -56,15 +55,6 @@ final class WorkDirs {
 
   /** Deletes a tree, quietly: a leftover is swept by a later run. */
   static void delete(Path dir) {
-    if (!Files.exists(dir)) {
-      return;
-    }
-    try (Stream<Path> s = Files.walk(dir)) {
-      for (Path p : s.sorted(Comparator.reverseOrder()).toList()) {
-        Files.deleteIfExists(p);
-      }
-    } catch (IOException ignored) {
-      // swept by a later run
-    }
+    io.hypervisor.assembler.model.FileTrees.deleteQuietly(dir);
   }
 }

@@ -527,7 +527,7 @@ public final class GuestfsSession implements ImageSession {
       if (!g.is_file(path, Map.of("followsymlinks", Boolean.TRUE))) {
         return null;
       }
-      byte[] small = readText(path);
+      byte[] small = readText(g, path);
       if (small != null) {
         return small;
       }
@@ -555,11 +555,6 @@ public final class GuestfsSession implements ImageSession {
    * ends it), so only an answer that encodes back to the file's size is taken, and one with
    * non-ASCII characters only when its sha256 matches the file's (a checksum call, ~70 ms).
    */
-  private byte[] readText(String path) throws LibGuestFSException {
-    return readText(g, path);
-  }
-
-  /** The same on a handle. */
   static byte[] readText(GuestFS g, String path) throws LibGuestFSException {
     long size = g.filesize(path);
     if (size == 0) {

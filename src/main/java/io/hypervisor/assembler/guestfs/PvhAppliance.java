@@ -4,9 +4,9 @@ import com.redhat.et.libguestfs.GuestFS;
 import com.redhat.et.libguestfs.LibGuestFSException;
 import io.hypervisor.assembler.model.Digest;
 import java.io.ByteArrayInputStream;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.OutputStream;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Files;
@@ -83,7 +83,7 @@ public final class PvhAppliance {
       String key = Digest.sha256(bz).encoded().substring(0, 16);
       Path dir = cache.resolve(PREFIX + key);
       if (!Files.exists(dir.resolve("README.fixed"))) {
-        make(dir, vmlinux(bz));
+        make(dir, bz);
         prune(cache, dir);
       }
       return new Choice(Optional.of(dir), "the appliance's kernel unpacked (" + dir + ")");
@@ -97,10 +97,10 @@ public final class PvhAppliance {
   }
 
   /** The directory libguestfs takes as a fixed appliance, made whole under a temporary name. */
-  private static void make(Path dir, byte[] elf) throws IOException {
+  private static void make(Path dir, byte[] bz) throws IOException {
     Path tmp = Files.createTempDirectory(dir.getParent(), "." + dir.getFileName() + ".");
     try {
-      Files.write(tmp.resolve("kernel"), elf);
+      unpack(bz, tmp.resolve("kernel"));
       Files.createSymbolicLink(tmp.resolve("initrd"), Path.of("..", "appliance.d", "initrd"));
       Files.createSymbolicLink(tmp.resolve("root"), Path.of("..", "appliance.d", "root"));
       Files.writeString(tmp.resolve("README.fixed"), "Made by assemble: supermin's appliance with its kernel "
@@ -109,7 +109,7 @@ public final class PvhAppliance {
     } catch (java.nio.file.FileAlreadyExistsException | java.nio.file.DirectoryNotEmptyException e) {
       // another build made it at the same moment: the same bytes from the same kernel
     } finally {
-      deleteTree(tmp);
+      io.hypervisor.assembler.model.FileTrees.deleteQuietly(tmp);
     }
   }
 
@@ -120,7 +120,7 @@ public final class PvhAppliance {
         String n = p.getFileName().toString();
         if (n.startsWith(PREFIX) && !p.equals(keep)
             && Files.getLastModifiedTime(p).toInstant().isBefore(Instant.now().minus(STALE))) {
-          deleteTree(p);
+          io.hypervisor.assembler.model.FileTrees.deleteQuietly(p);
         }
       }
     } catch (IOException ignored) {
@@ -128,23 +128,13 @@ public final class PvhAppliance {
     }
   }
 
-  private static void deleteTree(Path p) {
-    if (!Files.exists(p, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
-      return;
-    }
-    try (var s = Files.walk(p)) {
-      s.sorted(java.util.Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
-    } catch (IOException ignored) {
-      // best effort
-    }
-  }
-
   /**
    * The ELF image inside a bzImage (boot protocol 2.08+: the payload's offset and length in the
-   * setup header; the build appends the uncompressed size as 4 little-endian bytes), checked to be
-   * an x86-64 ELF with the PVH entry note qemu looks for.
+   * setup header; the build appends the uncompressed size as 4 little-endian bytes), streamed into
+   * {@code out} (~66 MB for Debian's kernel) and checked there to be an x86-64 ELF with the PVH
+   * entry note qemu looks for.
    */
-  static byte[] vmlinux(byte[] bz) throws IOException {
+  static void unpack(byte[] bz, Path out) throws IOException {
     ByteBuffer b = ByteBuffer.wrap(bz).order(ByteOrder.LITTLE_ENDIAN);
     if (bz.length < 0x250 || b.getInt(0x202) != 0x53726448) {
       throw new IOException("the appliance's kernel is not a bzImage");
@@ -161,17 +151,19 @@ public final class PvhAppliance {
     int from = (int) start;
     int to = (int) (start + length);
     long size = b.getInt(to - 4) & 0xffffffffL;
-    byte[] elf = unpacked(bz, from, to, size);
-    if (elf.length != size) {
-      throw new IOException("the appliance's kernel unpacked to " + elf.length + " bytes, its header says " + size);
+    long written = unpacked(bz, from, to, size, out);
+    if (written != size) {
+      throw new IOException("the appliance's kernel unpacked to " + written + " bytes, its header says " + size);
     }
-    if (!pvh(elf)) {
-      throw new IOException("the appliance's kernel has no PVH entry note (CONFIG_PVH)");
+    try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(out)) {
+      if (!pvh(ch.map(java.nio.channels.FileChannel.MapMode.READ_ONLY, 0, size))) {
+        throw new IOException("the appliance's kernel has no PVH entry note (CONFIG_PVH)");
+      }
     }
-    return elf;
   }
 
-  private static byte[] unpacked(byte[] bz, int from, int to, long size) throws IOException {
+  /** Decompresses the payload into {@code out}, stopping past {@code size}; the bytes written. */
+  private static long unpacked(byte[] bz, int from, int to, long size, Path out) throws IOException {
     if (size > (1L << 30)) {
       throw new IOException("the appliance's kernel claims " + size + " bytes unpacked");
     }
@@ -186,16 +178,13 @@ public final class PvhAppliance {
       throw new IOException(String.format("the appliance's kernel is compressed with something other than xz, "
           + "gzip or zstd (magic %02x %02x)", bz[from], bz[from + 1]));
     }
-    try (in) {
-      ByteArrayOutputStream out = new ByteArrayOutputStream((int) size);
+    try (in; OutputStream o = Files.newOutputStream(out)) {
+      long written = 0;
       byte[] buf = new byte[1 << 16];
-      for (int n; (n = in.read(buf)) > 0; ) {
-        out.write(buf, 0, n);
-        if (out.size() > size) {
-          break;
-        }
+      for (int n; written <= size && (n = in.read(buf)) > 0; written += n) {
+        o.write(buf, 0, n);
       }
-      return out.toByteArray();
+      return written;
     }
   }
 
@@ -213,8 +202,14 @@ public final class PvhAppliance {
    * (type 18), the entry qemu's {@code -kernel} uses for an uncompressed kernel.
    */
   static boolean pvh(byte[] elf) {
-    ByteBuffer b = ByteBuffer.wrap(elf).order(ByteOrder.LITTLE_ENDIAN);
-    if (elf.length < 64 || b.getInt(0) != 0x464c457f || elf[4] != 2 || elf[5] != 1 || b.getShort(0x12) != 0x3e) {
+    return pvh(ByteBuffer.wrap(elf));
+  }
+
+  /** The same over a buffer (the unpacked kernel's file, mapped). */
+  static boolean pvh(ByteBuffer elf) {
+    ByteBuffer b = elf.order(ByteOrder.LITTLE_ENDIAN);
+    int length = b.limit();
+    if (length < 64 || b.getInt(0) != 0x464c457f || b.get(4) != 2 || b.get(5) != 1 || b.getShort(0x12) != 0x3e) {
       return false;
     }
     long phoff = b.getLong(0x20);
@@ -222,7 +217,7 @@ public final class PvhAppliance {
     int phnum = b.getShort(0x38) & 0xffff;
     for (int i = 0; i < phnum; i++) {
       long ph = phoff + (long) i * phentsize;
-      if (ph < 0 || ph + 56 > elf.length) {
+      if (ph < 0 || ph + 56 > length) {
         return false;
       }
       if (b.getInt((int) ph) != 4) { // PT_NOTE
@@ -230,7 +225,7 @@ public final class PvhAppliance {
       }
       long off = b.getLong((int) ph + 8);
       long end = off + b.getLong((int) ph + 32);
-      if (off < 0 || end > elf.length || end < off) {
+      if (off < 0 || end > length || end < off) {
         return false;
       }
       while (off + 12 <= end) {
@@ -241,8 +236,8 @@ public final class PvhAppliance {
           return false;
         }
         long name = off + 12;
-        if (type == 18 && namesz == 4 && name + 4 <= end && elf[(int) name] == 'X' && elf[(int) name + 1] == 'e'
-            && elf[(int) name + 2] == 'n' && elf[(int) name + 3] == 0) {
+        if (type == 18 && namesz == 4 && name + 4 <= end && b.get((int) name) == 'X' && b.get((int) name + 1) == 'e'
+            && b.get((int) name + 2) == 'n' && b.get((int) name + 3) == 0) {
           return true;
         }
         off = name + ((namesz + 3L) & ~3L) + ((descsz + 3L) & ~3L);

@@ -170,7 +170,7 @@ public final class StepCache {
     @Override
     public void close() throws IOException {
       if (!published) {
-        deleteTree(dir);
+        io.hypervisor.assembler.model.FileTrees.delete(dir);
       }
     }
   }
@@ -221,7 +221,7 @@ public final class StepCache {
         throw e;
       }
     } finally {
-      deleteTree(stage);
+      io.hypervisor.assembler.model.FileTrees.delete(stage);
     }
   }
 
@@ -357,7 +357,7 @@ public final class StepCache {
     try (Stream<Path> s = Files.list(root.resolve("tmp"))) {
       for (Path p : s.toList()) {
         freed += size(p);
-        deleteTree(p);
+        io.hypervisor.assembler.model.FileTrees.delete(p);
       }
     }
     return new GcResult(removed, freed, kept);
@@ -370,7 +370,7 @@ public final class StepCache {
     } catch (NoSuchFileException e) {
       return; // another process removed it first
     }
-    deleteTree(gone);
+    io.hypervisor.assembler.model.FileTrees.delete(gone);
   }
 
   private static long size(Path p) throws IOException {
@@ -386,14 +386,4 @@ public final class StepCache {
     }
   }
 
-  static void deleteTree(Path p) throws IOException {
-    if (!Files.exists(p)) {
-      return;
-    }
-    try (Stream<Path> s = Files.walk(p)) {
-      for (Path f : s.sorted(Comparator.reverseOrder()).toList()) {
-        Files.deleteIfExists(f);
-      }
-    }
-  }
 }

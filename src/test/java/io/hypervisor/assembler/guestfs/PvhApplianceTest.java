@@ -25,6 +25,13 @@ class PvhApplianceTest {
   @TempDir
   Path tmp;
 
+  /** What {@link PvhAppliance#unpack} writes into the file the appliance boots. */
+  private byte[] vmlinux(byte[] bz) throws IOException {
+    Path out = Files.createTempFile(tmp, "vmlinux", "");
+    PvhAppliance.unpack(bz, out);
+    return Files.readAllBytes(out);
+  }
+
   /** The kernel supermin copies into the appliance (the newest in /boot), as libguestfs boots it. */
   private static Optional<Path> hostKernel() throws IOException {
     Path appliance = Path.of("/var/tmp/.guestfs-0/appliance.d/kernel");
@@ -42,7 +49,7 @@ class PvhApplianceTest {
     Optional<Path> kernel = hostKernel();
     assumeTrue(kernel.isPresent(), "no readable host kernel");
     byte[] bz = Files.readAllBytes(kernel.get());
-    byte[] elf = PvhAppliance.vmlinux(bz);
+    byte[] elf = vmlinux(bz);
     // extract-vmlinux's way: the first xz magic in the file, everything after it through xz -dc
     int at = indexOf(bz, new byte[] {(byte) 0xfd, '7', 'z', 'X', 'Z', 0});
     assumeTrue(at > 0, "the host kernel is not xz-compressed");
@@ -66,24 +73,24 @@ class PvhApplianceTest {
   void gzipXzAndZstdPayloadsUnpackAndTheSizeTrailerIsChecked() throws Exception {
     byte[] elf = elf(true);
     for (String c : List.of("gzip", "xz", "zstd")) {
-      assertArrayEquals(elf, PvhAppliance.vmlinux(bzImage(compress(c, elf), c.equals("gzip") ? null : elf.length)), c);
+      assertArrayEquals(elf, vmlinux(bzImage(compress(c, elf), c.equals("gzip") ? null : elf.length)), c);
     }
     IOException wrong = assertThrows(IOException.class,
-        () -> PvhAppliance.vmlinux(bzImage(compress("xz", elf), elf.length + 1)));
+        () -> vmlinux(bzImage(compress("xz", elf), elf.length + 1)));
     assertTrue(wrong.getMessage().contains("header says"), wrong.getMessage());
   }
 
   @Test
   void aKernelWithoutThePvhNoteOrInAnotherCompressionOrShapeIsLeftAlone() throws Exception {
     IOException noNote = assertThrows(IOException.class,
-        () -> PvhAppliance.vmlinux(bzImage(compress("gzip", elf(false)), null)));
+        () -> vmlinux(bzImage(compress("gzip", elf(false)), null)));
     assertTrue(noNote.getMessage().contains("PVH"), noNote.getMessage());
     byte[] lz4 = new byte[64];
     lz4[0] = 0x02;
     lz4[1] = 0x21;
-    IOException other = assertThrows(IOException.class, () -> PvhAppliance.vmlinux(bzImage(lz4, 64)));
+    IOException other = assertThrows(IOException.class, () -> vmlinux(bzImage(lz4, 64)));
     assertTrue(other.getMessage().contains("something other than"), other.getMessage());
-    IOException notBz = assertThrows(IOException.class, () -> PvhAppliance.vmlinux(new byte[4096]));
+    IOException notBz = assertThrows(IOException.class, () -> vmlinux(new byte[4096]));
     assertTrue(notBz.getMessage().contains("not a bzImage"), notBz.getMessage());
     byte[] elf = elf(true);
     assertFalse(PvhAppliance.pvh(Arrays.copyOf(elf, 100)), "truncated");
