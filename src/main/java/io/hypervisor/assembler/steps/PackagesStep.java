@@ -132,17 +132,24 @@ public final class PackagesStep implements Step {
       // the appliance cannot reach would fail the install; dnf gets exactly the lock's files.
       // Fedora 41+ has dnf5 (/usr/bin/dnf is a link to it): its own spellings, its own cache.
       b.append("if [ -x /usr/bin/dnf5 ]; then\n");
-      b.append("  dnf5 install -y -q --disable-repo='*' --setopt=install_weak_deps=False --no-docs ")
-          .append(DIR).append("/*.rpm\n");
+      b.append("  ").append(dnfInstall(true, DIR + "/*.rpm")).append('\n');
       b.append("  dnf5 clean all\n");
       b.append("else\n");
-      b.append("  dnf install -y -q --disablerepo='*' --setopt=install_weak_deps=False --setopt=tsflags=nodocs ")
-          .append(DIR).append("/*.rpm\n");
+      b.append("  ").append(dnfInstall(false, DIR + "/*.rpm")).append('\n');
       b.append("  dnf clean all\n");
       b.append("fi\n");
     }
     b.append("rm -rf /var/cache/assemble\n");
     return b.toString();
+  }
+
+  /**
+   * The install command line of dnf 4 or dnf5 (their spellings differ) for {@code files}, a shell
+   * word: every repository disabled, no weak dependencies, no documentation.
+   */
+  public static String dnfInstall(boolean dnf5, String files) {
+    return dnf5 ? "dnf5 install -y -q --disable-repo='*' --setopt=install_weak_deps=False --no-docs " + files
+        : "dnf install -y -q --disablerepo='*' --setopt=install_weak_deps=False --setopt=tsflags=nodocs " + files;
   }
 
   /** The family, the files in order by name, version, digest and size, the held names, and the script run. */

@@ -16,6 +16,7 @@ import io.hypervisor.assembler.plan.Plan;
 import io.hypervisor.assembler.plan.Planner;
 import io.hypervisor.assembler.recipe.RecipeReader;
 import io.hypervisor.assembler.steps.SelinuxStep;
+import io.hypervisor.assembler.steps.SwapStep;
 import io.hypervisor.assembler.steps.Units;
 import io.hypervisor.assembler.sys.Posix;
 import io.hypervisor.assembler.testworld.Guests;
@@ -38,8 +39,12 @@ import org.junit.jupiter.api.io.TempDir;
  * partition an LVM physical volume of VG {@code rocky} whose LV {@code root} is the xfs root), AlmaLinux
  * 9 GenericCloud (the same with a plain xfs root and an enabled firewalld, which the selinux-firewalld
  * step masks; libguestfs 1.48 calls AlmaLinux "redhat-based", the session must say almalinux 9.4),
+ * CentOS Stream 9 GenericCloud (plain xfs root; libguestfs calls it "centos", the session must say
+ * centos-stream 9),
  * Fedora Cloud 40 (ext4 {@code /boot}, a btrfs file system with subvolumes {@code root}, {@code home},
- * {@code var}, which the root's tree holds). Each fails the static verify untouched, naming what it
+ * {@code var}, which the root's tree holds, and zram-generator's distribution configuration, which
+ * makes a zram swap device at boot without any fstab line). Each grows to the disk size its recipe
+ * plans, and fails the static verify untouched, naming what it
  * lacks (no rpm here: one "package database" failure, then "not installed"). The plain-xfs Rocky
  * layout, with packages,
  * is the rpm-family stand-in's ({@code RpmFamilyBuildIT}). Nothing here proves anything about packages.
@@ -54,15 +59,17 @@ class RpmLayoutIT {
   private static Path rocky;
   private static Path alma;
   private static Path fedora;
+  private static Path centos;
 
-  /** The three disks made in one appliance (mkfs.xfs needs libguestfs-xfs in it). */
+  /** The four disks made in one appliance (mkfs.xfs needs libguestfs-xfs in it). */
   @BeforeAll
   static void disks() {
     rocky = tmp.resolve("rocky-9-lvm.raw");
     alma = tmp.resolve("almalinux-9.raw");
     fedora = tmp.resolve("fedora-40.raw");
+    centos = tmp.resolve("centos-stream-9.raw");
     SuiteImages.slot("rpm-family layout disks", () -> {
-      for (Path d : List.of(rocky, alma, fedora)) {
+      for (Path d : List.of(rocky, alma, fedora, centos)) {
         Tools.run(List.of("truncate", "-s", "1G", d.toString())).ok();
       }
       GuestFS g = new GuestFS();
@@ -70,7 +77,7 @@ class RpmLayoutIT {
         if (Guests.accelerator() == io.hypervisor.assembler.model.Accelerator.TCG) {
           g.set_backend_setting("force_tcg", "1");
         }
-        for (Path d : List.of(rocky, alma, fedora)) {
+        for (Path d : List.of(rocky, alma, fedora, centos)) {
           g.add_drive_opts(d.toString(), Map.of("format", "raw"));
         }
         Guests.launch(g);
@@ -86,11 +93,7 @@ class RpmLayoutIT {
         g.write("/etc/fstab", bytes("/dev/mapper/rocky-root / xfs defaults 0 0\n" + bootLines(g, "/dev/sda", "xfs")));
         g.umount_all();
 
-        partitions(g, "/dev/sdb");
-        g.mkfs("xfs", "/dev/sdb3");
-        g.mkfs("xfs", "/dev/sdb4");
-        g.mount("/dev/sdb4", "/");
-        mountBoot(g, "/dev/sdb");
+        plainXfs(g, "/dev/sdb");
         identity(g, "almalinux", "AlmaLinux", "9.4", "el9", "almalinux-release", "AlmaLinux release 9.4 (Seafoam Ocelot)");
         // AlmaLinux's cloud image has firewalld, enabled (Rocky's and Fedora's have none)
         g.mkdir_p("/usr/lib/systemd/system");
@@ -101,9 +104,7 @@ class RpmLayoutIT {
         g.ln_s("/usr/lib/systemd/system/firewalld.service", "/etc/systemd/system/dbus-org.fedoraproject.FirewallD1.service");
         g.mkdir_p("/etc/selinux");
         g.write("/etc/selinux/config", bytes("SELINUX=enforcing\nSELINUXTYPE=targeted\n"));
-        g.write("/etc/fstab", bytes("UUID=" + g.vfs_uuid("/dev/sdb4") + " / xfs defaults 0 0\n"
-            + bootLines(g, "/dev/sdb", "xfs")));
-        g.umount_all();
+        plainXfsFstab(g, "/dev/sdb");
 
         partitions(g, "/dev/sdc");
         g.mkfs("ext4", "/dev/sdc3");
@@ -121,12 +122,21 @@ class RpmLayoutIT {
         }
         identity(g, "fedora", "Fedora Linux", "40", "f40", "fedora-release", "Fedora release 40 (Forty)");
         g.write("/usr/bin/dnf", bytes("#!/bin/sh\n")); // inspection says dnf for Fedora only when it is there
+        // Fedora's zram-generator-defaults: a zram swap device at boot, no fstab line
+        g.mkdir_p("/usr/lib/systemd/system-generators");
+        g.write("/usr/lib/systemd/system-generators/zram-generator", bytes("#!/bin/sh\n"));
+        g.chmod(0755, "/usr/lib/systemd/system-generators/zram-generator");
+        g.write("/usr/lib/systemd/zram-generator.conf", bytes("[zram0]\nzram-size = min(ram, 8192)\n"));
         String uuid = g.vfs_uuid("/dev/sdc4");
         g.write("/etc/fstab", bytes("UUID=" + uuid + " / btrfs subvol=root,compress=zstd:1 0 0\n"
             + bootLines(g, "/dev/sdc", "ext4")
             + "UUID=" + uuid + " /home btrfs subvol=home,compress=zstd:1 0 0\n"
             + "UUID=" + uuid + " /var btrfs subvol=var,compress=zstd:1 0 0\n"));
         g.umount_all();
+
+        plainXfs(g, "/dev/sdd");
+        identity(g, "centos", "CentOS Stream", "9", "el9", "centos-release", "CentOS Stream release 9");
+        plainXfsFstab(g, "/dev/sdd");
         g.sync();
       } finally {
         Guests.close(g);
@@ -148,6 +158,21 @@ class RpmLayoutIT {
     g.part_set_gpt_type(dev, 3, "BC13C2FF-59E6-4262-A352-B275FD6F7172");
     g.part_set_gpt_type(dev, 4, "4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709");
     g.mkfs("vfat", dev + "2");
+  }
+
+  /** EL9 GenericCloud's plain layout on {@code dev}: xfs /boot and xfs root, mounted. */
+  private static void plainXfs(GuestFS g, String dev) throws Exception {
+    partitions(g, dev);
+    g.mkfs("xfs", dev + "3");
+    g.mkfs("xfs", dev + "4");
+    g.mount(dev + "4", "/");
+    mountBoot(g, dev);
+  }
+
+  /** Its fstab (by UUID, as the images have it), then everything unmounted. */
+  private static void plainXfsFstab(GuestFS g, String dev) throws Exception {
+    g.write("/etc/fstab", bytes("UUID=" + g.vfs_uuid(dev + "4") + " / xfs defaults 0 0\n" + bootLines(g, dev, "xfs")));
+    g.umount_all();
   }
 
   private static void mountBoot(GuestFS g, String dev) throws Exception {
@@ -184,28 +209,52 @@ class RpmLayoutIT {
     return s.getBytes(java.nio.charset.StandardCharsets.UTF_8);
   }
 
-  private GuestfsSession.Options build(Path disk, String name) throws Exception {
-    Path overlay = tmp.resolve(name + ".qcow2");
-    QemuImg.overlay(disk, "raw", overlay, 3L << 30);
-    return GuestfsSession.Options.build(overlay, Guests.accelerator(), Duration.ofMinutes(10),
-        java.nio.file.Files.createDirectories(tmp.resolve(name + "-work")), p -> Posix.mkfifo(p, 0600))
-        .withCpus(Integer.parseInt(Guests.CPUS));
-  }
-
-  /**
-   * Verify on the untouched layout (a recipe naming its OS): the OS check passes, and it fails
-   * naming what a node needs and the base lacks, each check still run (no package database here).
-   */
-  private static Map<String, Check> untouchedVerify(GuestfsSession s, Path disk, String os) throws Exception {
-    Path recipe = java.nio.file.Files.writeString(tmp.resolve(os + ".yaml"), """
+  /** A worker recipe for the layout, naming {@code os}, with a 3 GiB disk. */
+  private static Path recipe(Path disk, String os) throws Exception {
+    return java.nio.file.Files.writeString(tmp.resolve(os + ".yaml"), """
         apiVersion: assemble.hypervisor.io/v1
         kind: NodeImage
         name: layout-%s
         base: {path: %s, os: %s, arch: amd64}
         kubernetes: {version: 1.34.2, role: worker, cni: cilium}
+        disk: {size: 3G}
         output: {path: %s}
         """.formatted(os, disk, os, tmp.resolve(os + "-out.qcow2")));
-    Map<String, Check> byName = verify(s, recipe);
+  }
+
+  private static Plan plan(Path recipe) {
+    return new Planner(KubernetesBom.load()).plan(new RecipeReader(Map.of(), List.of()).read(recipe).recipe(),
+        List.of());
+  }
+
+  /** The build's session on an overlay of the layout as large as the recipe's plan says, the root grown. */
+  private static GuestfsSession.Options build(Path disk, String os) throws Exception {
+    Path overlay = tmp.resolve(os + ".qcow2");
+    QemuImg.overlay(disk, "raw", overlay, plan(recipe(disk, os)).diskBytes());
+    return GuestfsSession.Options.build(overlay, Guests.accelerator(), Duration.ofMinutes(10),
+        java.nio.file.Files.createDirectories(tmp.resolve(os + "-work")), p -> Posix.mkfifo(p, 0600))
+        .withCpus(Integer.parseInt(Guests.CPUS));
+  }
+
+  /**
+   * The root file system (statvfs, as df counts it) holds the plan's disk but for the 401 MiB of
+   * partitions before it and the file system's (and LVM's) own metadata; /boot is not grown.
+   */
+  private static void grownToThePlansDisk(GuestfsSession s, String os) throws Exception {
+    long disk = plan(tmp.resolve(os + ".yaml")).diskBytes();
+    long root = s.fileSystemBytes("/");
+    assertEquals(3L << 30, disk);
+    assertTrue(root > disk - 401 * MIB - 160 * MIB && root < disk - 401 * MIB, os + ": the root was grown to the "
+        + (disk / MIB) + " MiB disk: " + (root / MIB) + " MiB");
+    assertTrue(s.fileSystemBytes("/boot") < 310 * MIB, os + ": /boot is its own file system, mounted, not grown");
+  }
+
+  /**
+   * Verify on the untouched layout (the recipe naming its OS): the OS check passes, and it fails
+   * naming what a node needs and the base lacks, each check still run (no package database here).
+   */
+  private static Map<String, Check> untouchedVerify(GuestfsSession s, String os) throws Exception {
+    Map<String, Check> byName = verify(s, tmp.resolve(os + ".yaml"));
     assertEquals(Check.Status.OK, byName.get("os").status(), byName.toString());
     for (String lacking : List.of("package database", "package kubelet", "package kubeadm", "containerd",
         "image store", "modules", "sysctl", "cloud-init datasources", "unit containerd.service")) {
@@ -220,10 +269,8 @@ class RpmLayoutIT {
 
   /** The static verify's checks by name, for the recipe's plan, without a lock. */
   private static Map<String, Check> verify(GuestfsSession s, Path recipe) {
-    Plan plan = new Planner(KubernetesBom.load()).plan(new RecipeReader(Map.of(), List.of()).read(recipe).recipe(),
-        List.of());
     Map<String, Check> byName = new java.util.TreeMap<>();
-    new Verifier(s, plan, null).run(EventSink.NONE).forEach(c -> byName.put(c.name(), c));
+    new Verifier(s, plan(recipe), null).run(EventSink.NONE).forEach(c -> byName.put(c.name(), c));
     return byName;
   }
 
@@ -231,7 +278,7 @@ class RpmLayoutIT {
   void rockyLvmIsInspectedMountedAndItsVolumeAndXfsRootGrowToTheDisk() {
     SuiteImages.slot("Rocky 9 LVM layout", () -> {
       java.util.List<String> said = new java.util.concurrent.CopyOnWriteArrayList<>();
-      try (GuestfsSession s = GuestfsSession.open(build(rocky, "rocky"), new EventSink() {
+      try (GuestfsSession s = GuestfsSession.open(build(rocky, "rocky-9"), new EventSink() {
         @Override
         public void emit(io.hypervisor.assembler.events.Event e) {
           said.add(e.toString());
@@ -243,11 +290,9 @@ class RpmLayoutIT {
         assertEquals("rpm", s.os().packageFormat());
         assertEquals("x86_64", s.os().arch());
         assertEquals(Map.of("/", "/dev/rocky/root", "/boot", "/dev/sda3", "/boot/efi", "/dev/sda2"), s.os().mountpoints());
-        long root = s.fileSystemBytes("/");
-        // 3 GiB disk less 401 MiB before the root, LVM's metadata and xfs's own log and metadata
-        assertTrue(root > 2500 * MIB, "the partition, the PV, the LV and the xfs root were grown: " + (root / MIB)
-            + " MiB; " + said);
-        assertTrue(s.fileSystemBytes("/boot") < 310 * MIB, "/boot is its own xfs, mounted, not grown");
+        // the partition, the PV, the LV and the xfs root
+        grownToThePlansDisk(s, "rocky-9");
+        assertTrue(said.stream().anyMatch(e -> e.contains("grew")), said.toString());
         assertTrue(s.exists("/etc/assemble-test-image"));
         Assembler.checkOs(s.os(), "rocky-9", "dnf");
         AssemblerException e = assertThrows(AssemblerException.class, () -> Assembler.checkOs(s.os(), "almalinux-9",
@@ -255,7 +300,7 @@ class RpmLayoutIT {
         assertTrue(e.getMessage().contains("the base image is rocky 9.4 (rpm), but the recipe says base.os: "
             + "almalinux-9"), e.getMessage());
         assertThrows(AssemblerException.class, () -> Assembler.checkOs(s.os(), "debian-12", "apt"));
-        untouchedVerify(s, rocky, "rocky-9");
+        untouchedVerify(s, "rocky-9");
       }
       return null;
     });
@@ -264,7 +309,7 @@ class RpmLayoutIT {
   @Test
   void fedoraBtrfsSubvolumesAreMountedAndTheRootGrowsToTheDisk() {
     SuiteImages.slot("Fedora 40 btrfs layout", () -> {
-      try (GuestfsSession s = GuestfsSession.open(build(fedora, "fedora"), EventSink.NONE)) {
+      try (GuestfsSession s = GuestfsSession.open(build(fedora, "fedora-40"), EventSink.NONE)) {
         assertEquals("fedora", s.os().distro());
         assertEquals(40, s.os().major());
         assertEquals(Map.of("/", "btrfsvol:/dev/sda4/root", "/home", "btrfsvol:/dev/sda4/home",
@@ -284,22 +329,31 @@ class RpmLayoutIT {
           }
         });
         assertTrue(tarred.contains("var/written-on-var"), tarred.toString());
-        long root = s.fileSystemBytes("/");
-        assertTrue(root > 2500 * MIB, "the btrfs file system was grown: " + (root / MIB) + " MiB");
-        assertTrue(s.fileSystemBytes("/boot") < 310 * MIB, "/boot (ext4) is not grown");
+        grownToThePlansDisk(s, "fedora-40"); // the btrfs file system; /boot is ext4
         Assembler.checkOs(s.os(), "fedora-40", "dnf");
         assertThrows(AssemblerException.class, () -> Assembler.checkOs(s.os(), "fedora-41", "dnf"));
         assertThrows(AssemblerException.class, () -> Assembler.checkOs(s.os(), "rocky-9", "dnf"));
-        untouchedVerify(s, fedora, "fedora-40");
+        // zram-generator's defaults make a swap device at boot with no fstab line: verify says so,
+        // and the swap step's empty /etc configuration turns it off
+        Map<String, Check> before = untouchedVerify(s, "fedora-40");
+        assertEquals(Check.Status.FAIL, before.get("swap").status(), before.toString());
+        assertEquals("zram-generator would make a zram swap device at boot (no /etc/systemd/zram-generator.conf)",
+            before.get("swap").detail());
+        assertEquals("swap.target masked, zram-generator disabled",
+            new SwapStep(new SwapStep.Options(true)).apply(s, EventSink.NONE));
+        assertEquals(0, s.read("/etc/systemd/zram-generator.conf").length);
+        Map<String, Check> after = verify(s, tmp.resolve("fedora-40.yaml"));
+        assertEquals(Check.Status.OK, after.get("swap").status(), after.toString());
+        assertEquals("no swap in /etc/fstab, zram-generator off", after.get("swap").detail());
       }
       return null;
     });
   }
 
   /**
-   * The build's quick reading against libguestfs's inspection on the three layouts at once: the
-   * plain xfs one (AlmaLinux, found by fstab UUIDs) reads the same; an LVM or btrfs layout is left
-   * to inspection.
+   * The build's quick reading against libguestfs's inspection on the four layouts at once: the
+   * plain xfs ones (AlmaLinux and CentOS Stream, found by fstab UUIDs) read the same; an LVM or
+   * btrfs layout is left to inspection.
    */
   @Test
   void theQuickInspectionReadsThePlainLayoutAndLeavesLvmAndBtrfsToLibguestfs() {
@@ -309,13 +363,16 @@ class RpmLayoutIT {
         if (Guests.accelerator() == io.hypervisor.assembler.model.Accelerator.TCG) {
           g.set_backend_setting("force_tcg", "1");
         }
-        for (Path d : List.of(rocky, alma, fedora)) {
+        for (Path d : List.of(rocky, alma, fedora, centos)) {
           g.add_drive_opts(d.toString(), Map.of("format", "raw", "readonly", Boolean.TRUE));
         }
         Guests.launch(g);
-        String almaRoot = java.util.Arrays.stream(g.inspect_os()).filter(r -> r.startsWith("/dev/sdb")).findFirst()
-            .orElseThrow();
+        List<String> roots = List.of(g.inspect_os()); // ~20 s a disk under TCG: once
+        String almaRoot = roots.stream().filter(r -> r.startsWith("/dev/sdb")).findFirst().orElseThrow();
         assertEquals(GuestfsSession.inspected(g, almaRoot), QuickInspection.of(g, "/dev/sdb").orElseThrow());
+        String centosRoot = roots.stream().filter(r -> r.startsWith("/dev/sdd")).findFirst().orElseThrow();
+        assertEquals("centos", g.inspect_get_distro(centosRoot), "libguestfs 1.48's name for CentOS Stream");
+        assertEquals(GuestfsSession.inspected(g, centosRoot), QuickInspection.of(g, "/dev/sdd").orElseThrow());
         assertEquals(java.util.Optional.empty(), QuickInspection.of(g, "/dev/sda"), "LVM: inspection's");
         assertEquals(java.util.Optional.empty(), QuickInspection.of(g, "/dev/sdc"), "btrfs: inspection's");
       } finally {
@@ -328,15 +385,16 @@ class RpmLayoutIT {
   @Test
   void almaLinuxIsAlmaLinuxNotRedhatBased() {
     SuiteImages.slot("AlmaLinux 9 layout", () -> {
-      try (GuestfsSession s = GuestfsSession.open(build(alma, "alma"), EventSink.NONE)) {
+      try (GuestfsSession s = GuestfsSession.open(build(alma, "almalinux-9"), EventSink.NONE)) {
         assertEquals("almalinux", s.os().distro(), "os-release's ID, where libguestfs says redhat-based");
         assertEquals(9, s.os().major());
         assertEquals(4, s.os().minor());
         Assembler.checkOs(s.os(), "almalinux-9", "dnf");
         Assembler.checkOs(s.os(), "almalinux-9.4", "dnf");
+        grownToThePlansDisk(s, "almalinux-9");
         // firewalld present and enabled: the step disables and masks it, and verify's reading agrees
         assertEquals(Units.State.ENABLED, Units.state(s, "firewalld.service"));
-        Map<String, Check> before = untouchedVerify(s, alma, "almalinux-9");
+        Map<String, Check> before = untouchedVerify(s, "almalinux-9");
         assertEquals(Check.Status.FAIL, before.get("firewalld").status(), before.toString());
         assertEquals(Check.Status.FAIL, before.get("selinux").status(), before.toString());
         assertEquals("SELINUX=permissive, firewalld disabled and masked",
@@ -348,6 +406,27 @@ class RpmLayoutIT {
         assertEquals(Check.Status.OK, after.get("firewalld").status(), after.toString());
         assertEquals(Check.Status.OK, after.get("selinux").status(), after.toString());
         assertThrows(AssemblerException.class, () -> Assembler.checkOs(s.os(), "rocky-9", "dnf"));
+      }
+      return null;
+    });
+  }
+
+  @Test
+  void centosStreamIsCentosStreamNotCentos() {
+    SuiteImages.slot("CentOS Stream 9 layout", () -> {
+      try (GuestfsSession s = GuestfsSession.open(build(centos, "centos-stream-9"), EventSink.NONE)) {
+        assertEquals("centos-stream", s.os().distro(), "os-release's ID centos, where libguestfs says centos");
+        assertEquals(9, s.os().major());
+        assertEquals("rpm", s.os().packageFormat());
+        assertEquals(Map.of("/", "/dev/sda4", "/boot", "/dev/sda3", "/boot/efi", "/dev/sda2"), s.os().mountpoints());
+        grownToThePlansDisk(s, "centos-stream-9");
+        Assembler.checkOs(s.os(), "centos-stream-9", "dnf");
+        for (String other : List.of("rocky-9", "almalinux-9", "rhel-9", "centos-stream-10")) {
+          AssemblerException e = assertThrows(AssemblerException.class, () -> Assembler.checkOs(s.os(), other, "dnf"));
+          assertTrue(e.getMessage().contains("the base image is centos-stream 9"), e.getMessage());
+        }
+        Map<String, Check> before = untouchedVerify(s, "centos-stream-9");
+        assertEquals(Check.Status.OK, before.get("swap").status(), "no zram-generator here: " + before);
       }
       return null;
     });

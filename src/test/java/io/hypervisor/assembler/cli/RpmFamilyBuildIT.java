@@ -53,13 +53,14 @@ class RpmFamilyBuildIT {
   private static SuiteImages.Run build;
   private static List<StaticServer.Request> distroRequests;
   private static Path base;
+  private static Path part;
   private static Path recipe;
   private static Path image;
   private static GuestfsSession session;
 
   @BeforeAll
   static void build() throws Exception {
-    Path part = Fixtures.part("base-image-rocky-9");
+    part = Fixtures.part("base-image-rocky-9");
     Properties facts = new Properties();
     try (var in = Files.newInputStream(part.resolve("image.properties"))) {
       facts.load(in);
@@ -130,8 +131,8 @@ class RpmFamilyBuildIT {
     int relabelled = Integer.parseInt(relabel.group(1));
     assertTrue(relabelled > 50 && relabelled < 3000, "relabelled " + relabelled);
     assertTrue(err.contains("the root file system is xfs"), "says it is not rebuilt byte for byte: " + err);
-    // Only the lock read the distro repositories (metadata and the packages it took); the install
-    // ran with every repository disabled (EL's skip_if_unavailable=False would fail it otherwise).
+    // The lock read the distro repositories on the host (metadata and the packages it took); the
+    // appliance has no network, so what the install did not try is noRepositoryIsContactedByTheInstall's.
     assertFalse(distroRequests.isEmpty());
     assertTrue(distroRequests.stream().allMatch(q -> q.method().equals("GET")
         && (q.path().contains("/repodata/") || q.path().endsWith(".rpm"))), distroRequests.toString());
@@ -141,6 +142,13 @@ class RpmFamilyBuildIT {
   void theImagesOwnToolsReadItBack() throws IOException {
     assertEquals("rocky", session.os().distro());
     assertEquals(9, session.os().major());
+    // the stand-in answers as an EL base: the release package, file provides, no Debian identity
+    assertTrue(session.command(List.of("rpm", "-q", "--whatprovides", "system-release(releasever)"))
+        .startsWith("rocky-release-9.4-"));
+    assertTrue(session.command(List.of("rpm", "-qf", "/bin/sh")).startsWith("bash-"));
+    assertTrue(session.command(List.of("rpm", "-q", "--qf", "%{SUMMARY}", "rocky-release")).startsWith("Test stand-in"));
+    assertFalse(session.exists("/etc/debian_version"));
+    assertTrue(session.exists("/etc/assemble-test-image"));
     String versions = session.command(List.of("rpm", "-q", "--qf", "%{NAME} %{VERSION}-%{RELEASE}\\n",
         "kubelet", "kubeadm", "kubectl"));
     assertEquals("kubelet 1.34.2-150500.1.1\nkubeadm 1.34.2-150500.1.1\nkubectl 1.34.2-150500.1.1\n", versions);
@@ -182,6 +190,59 @@ class RpmFamilyBuildIT {
     // the xfs root grown to the plan's 8 GiB disk (less the 615 MiB before it); /boot not grown
     assertTrue(session.fileSystemBytes("/") > (7L << 30), "root: " + session.fileSystemBytes("/"));
     assertTrue(session.fileSystemBytes("/boot") < (1L << 30), "/boot: " + session.fileSystemBytes("/boot"));
+  }
+
+  /**
+   * The image's enabled repositories (rocky.repo's baseos and appstream, the written kubernetes and
+   * docker-ce .repo files) cannot be reached from the appliance and EL's dnf.conf says
+   * skip_if_unavailable=False: the packages step's command line without {@code --disablerepo='*'}
+   * fails on loading them, with it dnf touches none (the negative control of a build that passed).
+   * On the finished image, read-only, with dnf's cache, log and state on a tmpfs.
+   */
+  @Test
+  void noRepositoryIsContactedByTheInstall() throws IOException {
+    Path rpm;
+    try (var found = Files.newDirectoryStream(part.resolve("distro/rocky/9/AppStream/x86_64/os/Packages"),
+        "container-selinux-*.rpm")) {
+      rpm = found.iterator().next();
+    }
+    String state = " --setopt=cachedir=/tmp/dnf/cache --setopt=logdir=/tmp/dnf/log --setopt=persistdir=/tmp/dnf/lib";
+    String file = "/tmp/" + rpm.getFileName();
+    String step = io.hypervisor.assembler.steps.PackagesStep.dnfInstall(false, file).replaceFirst("^dnf ", "dnf" + state
+        + " ");
+    assertTrue(step.contains(" --disablerepo='*' "), step);
+    String enabled = step.replace(" --disablerepo='*'", "");
+    session.sh("mount -t tmpfs assemble-test /tmp");
+    try {
+      session.write(file, Files.readAllBytes(rpm), 0644);
+      String tried = session.sh(enabled + " > /tmp/out 2>&1; echo rc=$?; cat /tmp/out");
+      assertTrue(tried.matches("(?s)rc=1\n.*Failed to download metadata for repo '[a-z-]+'.*"), tried);
+      String installed = session.sh(step + " > /tmp/out 2>&1; echo rc=$?; cat /tmp/out");
+      assertTrue(installed.startsWith("rc=0\n"), installed); // the package is installed: nothing to do
+      assertFalse(installed.contains("metadata"), installed);
+    } finally {
+      session.sh("umount /tmp");
+    }
+  }
+
+  /**
+   * A recipe naming another OS is refused on this base, by the CLI, both ways: from the base's
+   * facts the step cache recorded (no appliance) and from the appliance's inspection.
+   */
+  @Test
+  void aRecipeNamingAnotherOsIsRefused() throws IOException {
+    Path alma = Files.writeString(tmp.resolve("almalinux-9-on-rocky.yaml"), Files.readString(recipe)
+        .replace("os: rocky-9", "os: almalinux-9").replace("name: test-world-worker-rocky-9", "name: alma-on-rocky")
+        .replace(image.toString(), tmp.resolve("out/alma-on-rocky.qcow2").toString()));
+    for (String cache : List.of("--step-cache", "--no-step-cache")) {
+      SuiteImages.Run r = SuiteImages.slot("almalinux-9 recipe on the rocky-9 base " + cache, () -> SuiteImages.run(
+          "--cache", tmp.resolve("cache").toString(), "--work", tmp.resolve("refused-work").toString(), "--accel",
+          Guests.accelerator().toString(), "--guest-cpus", Guests.CPUS, alma.toString(), cache));
+      assertEquals(2, r.code(), cache + ": " + r.out() + r.err());
+      assertTrue(r.err().contains("the base image is rocky 9.4 (rpm), but the recipe says base.os: almalinux-9"),
+          cache + ": " + r.err());
+      assertFalse(Files.exists(tmp.resolve("out/alma-on-rocky.qcow2")));
+    }
   }
 
   /** The same boot checks as the Debian images' (BootVerifyIT), through GRUB on the xfs /boot. */

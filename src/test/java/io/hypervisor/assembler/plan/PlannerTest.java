@@ -115,6 +115,34 @@ class PlannerTest {
     assertTrue(p.steps().contains("selinux-firewalld"));
   }
 
+  /**
+   * Every supported rpm-family base plans the dnf path: the Kubernetes .repo with its excludes, the
+   * Docker repository of its family (EL rebuilds take the centos one), the SELinux steps, EL's
+   * package names; each base's own os names its containerd.io repository path.
+   */
+  @Test
+  void everyRpmFamilyBasePlansTheDnfPath() {
+    Map<String, String> dockerPath = Map.of("rocky-9", "/linux/centos/9/x86_64/stable",
+        "almalinux-9", "/linux/centos/9/x86_64/stable", "centos-stream-9", "/linux/centos/9/x86_64/stable",
+        "centos-stream-10", "/linux/centos/10/x86_64/stable", "rhel-9", "/linux/rhel/9/x86_64/stable",
+        "fedora-40", "/linux/fedora/40/x86_64/stable", "fedora-41", "/linux/fedora/41/x86_64/stable");
+    for (Map.Entry<String, String> e : new java.util.TreeMap<>(dockerPath).entrySet()) {
+      Plan p = plan(recipe(e.getKey(), "1.34.2", "worker"));
+      assertEquals("dnf", p.base().family(), e.getKey());
+      assertEquals(List.of("dnf", "dnf"), p.repositories().stream().map(Plan.Repository::family).toList(), e.getKey());
+      assertTrue(p.repositories().get(0).url().endsWith("/core:/stable:/v1.34/rpm/"), e.getKey());
+      assertTrue(p.repositories().get(1).url().endsWith(e.getValue()), e.getKey() + ": " + p.repositories().get(1));
+      assertTrue(file(p, "/etc/yum.repos.d/kubernetes.repo").contains(
+          "exclude=kubelet kubeadm kubectl cri-tools kubernetes-cni"), e.getKey());
+      assertTrue(p.steps().containsAll(List.of("repositories", "packages", "selinux-firewalld", "selinux-relabel")),
+          e.getKey() + ": " + p.steps());
+      assertTrue(p.steps().indexOf("selinux-relabel") > p.steps().indexOf("cleanup"), "relabel last: " + p.steps());
+      List<String> names = p.packages().stream().map(Plan.PlannedPackage::name).toList();
+      assertTrue(names.containsAll(List.of("kubelet", "kubeadm", "kubectl", "containerd.io", "conntrack-tools",
+          "iptables-nft", "qemu-guest-agent")), e.getKey() + ": " + names);
+    }
+  }
+
   @Test
   void distroContainerdWarnsBelowTheFloorAndIsImpossibleOnRhel() {
     Plan p = plan(recipe("debian-12", "1.34.2", "worker"), "containerd.source=distro");

@@ -138,7 +138,8 @@ class StepsTest {
         "/var/lib/cloud/seed/nocloud/user-data", "/var/lib/dhcp/dhclient.eth0.leases", "/root/.bash_history", "/tmp/x",
         "/tmp/.hidden", "/var/tmp/y", "/etc/kubernetes/pki/ca.crt", "/etc/kubernetes/admin.conf", "/root/.kube/config",
         "/etc/cni/net.d/10-cilium.conflist", "/etc/hypervisor.io/cluster.json", "/var/cache/assemble/packages/000_a.deb",
-        "/usr/sbin/policy-rc.d", "/var/cache/apt/archives/a.deb", "/var/log/journal/abc/system.journal")) {
+        "/usr/sbin/policy-rc.d", "/var/cache/apt/archives/a.deb", "/var/log/journal/abc/system.journal",
+        "/var/cache/dnf/baseos-1/repodata/repomd.xml", "/var/cache/libdnf5/fedora-1/repodata/repomd.xml")) {
       file(f, "secret");
     }
     file("/etc/machine-id", "0123456789abcdef0123456789abcdef\n");
@@ -150,7 +151,7 @@ class StepsTest {
         "/var/lib/dhcp/dhclient.eth0.leases", "/root/.bash_history", "/tmp/x", "/tmp/.hidden", "/var/tmp/y",
         "/etc/kubernetes/pki", "/etc/kubernetes/admin.conf", "/root/.kube", "/etc/cni/net.d/10-cilium.conflist",
         "/etc/hypervisor.io/cluster.json", "/var/cache/assemble", "/usr/sbin/policy-rc.d", "/var/cache/apt/archives/a.deb",
-        "/var/log/journal/abc")) {
+        "/var/log/journal/abc", "/var/cache/dnf/baseos-1", "/var/cache/libdnf5/fedora-1")) {
       assertFalse(image.exists(f), f);
     }
     assertEquals("", text("/etc/machine-id"));
@@ -176,6 +177,46 @@ class StepsTest {
     // the shell accepts it (sh -n parses without running)
     Path f = Files.writeString(tmp.resolve("install.sh"), script);
     assertEquals(0, new ProcessBuilder("sh", "-n", f.toString()).inheritIO().start().waitFor());
+  }
+
+  /**
+   * The dnf family's script run by the shell with stand-ins for dnf and dnf5 that record their
+   * arguments, under a temporary root (its two absolute paths moved there): the words each
+   * receives, quoting and glob expanded, the lock's files in order, the files' directory gone.
+   */
+  @Test
+  void theDnfScriptHandsTheLocksFilesToDnfOrDnf5AsTheImageHasThem() throws Exception {
+    PackagesStep step = new PackagesStep(new PackagesStep.Options("dnf", List.of(
+        new PackagesStep.PackageFile("kubelet", "1.34.2-150500.1.1", Digest.sha256(new byte[0]), 0),
+        new PackagesStep.PackageFile("kubeadm", "1.34.2-150500.1.1", Digest.sha256(new byte[1]), 1)), List.of()), null);
+    for (boolean five : List.of(false, true)) {
+      Path root = Files.createDirectories(tmp.resolve(five ? "fedora-41" : "el9"));
+      Path bin = Files.createDirectories(root.resolve("usr/bin"));
+      Path dir = Files.createDirectories(root.resolve(PackagesStep.DIR.substring(1)));
+      Path log = root.resolve("argv.log");
+      for (String name : five ? List.of("dnf", "dnf5") : List.of("dnf")) {
+        Path stub = Files.writeString(bin.resolve(name), "#!/bin/sh\n{ printf '%s' \"$(basename \"$0\")\"; "
+            + "for a in \"$@\"; do printf '|%s' \"$a\"; done; echo; } >> " + log + "\n");
+        stub.toFile().setExecutable(true);
+      }
+      for (String n : step.fileNames()) {
+        Files.writeString(dir.resolve(n), n);
+      }
+      String moved = step.script().replace("/usr/bin/dnf5", bin.resolve("dnf5").toString())
+          .replace("/var/cache/assemble", root.resolve("var/cache/assemble").toString());
+      assertFalse(moved.matches("(?s).*[ ']/(var|usr|etc)/.*"), "nothing of the host's is named: " + moved);
+      ProcessBuilder pb = new ProcessBuilder("sh", "-e", "-c", moved).directory(root.toFile()).redirectErrorStream(true);
+      pb.environment().put("PATH", bin + ":/usr/bin:/bin");
+      Process p = pb.start();
+      String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+      assertEquals(0, p.waitFor(), out);
+      String files = dir + "/000_kubelet.rpm|" + dir + "/001_kubeadm.rpm";
+      assertEquals(five
+          ? "dnf5|install|-y|-q|--disable-repo=*|--setopt=install_weak_deps=False|--no-docs|" + files + "\ndnf5|clean|all\n"
+          : "dnf|install|-y|-q|--disablerepo=*|--setopt=install_weak_deps=False|--setopt=tsflags=nodocs|" + files
+              + "\ndnf|clean|all\n", Files.readString(log));
+      assertFalse(Files.exists(root.resolve("var/cache/assemble")), "the files' directory is removed");
+    }
   }
 
   @Test
