@@ -128,10 +128,15 @@ public final class Assembler {
 
   /** The parallel shape for {@code builds} builds on this host (probes the accelerator once). */
   public static Parallel parallel(Settings settings, EventSink events, int builds, boolean cpusGiven) {
-    int cores = Math.max(1, Runtime.getRuntime().availableProcessors());
-    Accelerator accel = Locker.accelerator(settings, events);
-    int cpus = cpusGiven ? settings.guestCpus() : accel == Accelerator.TCG ? 1 : settings.guestCpus();
-    int slots = Math.max(1, Math.min(builds, accel == Accelerator.TCG ? cores : cores / cpus));
+    return parallel(Locker.accelerator(settings, events), Runtime.getRuntime().availableProcessors(), builds,
+        settings.guestCpus(), cpusGiven);
+  }
+
+  /** The same for an accelerator, a core count and the CPUs per guest asked ({@code cpusGiven}) or by default. */
+  static Parallel parallel(Accelerator accel, int cores, int builds, int guestCpus, boolean cpusGiven) {
+    int n = Math.max(1, cores);
+    int cpus = cpusGiven ? guestCpus : accel == Accelerator.TCG ? 1 : guestCpus;
+    int slots = Math.max(1, Math.min(builds, accel == Accelerator.TCG ? n : n / cpus));
     return new Parallel(slots, cpus);
   }
 
@@ -248,8 +253,47 @@ public final class Assembler {
   private record Prepared(Lock lock, Plan plan, List<ImageRecord> images, List<Step> steps, Instant epoch,
       List<BuildRecord.BasePackage> basePackages, StepKey key) {}
 
+  /**
+   * The step cache claims one build holds: its base's facts while it reads them (until its key is
+   * claimed), its key while it makes that layer; both end with the build at the latest.
+   */
+  private static final class Claims implements AutoCloseable {
+    private StepCache.Claim facts;
+    private StepCache.Claim key;
+
+    void endFacts() throws IOException {
+      if (facts != null) {
+        facts.close();
+        facts = null;
+      }
+    }
+
+    void endKey() throws IOException {
+      if (key != null) {
+        key.close();
+        key = null;
+      }
+    }
+
+    @Override
+    public void close() throws IOException {
+      try {
+        endKey();
+      } finally {
+        endFacts();
+      }
+    }
+  }
+
   private Result build(Plan planned, Lock given, Options o, ContentStore store, Path work, Path output, Path partial,
       PackageFiles packageFiles) throws IOException {
+    try (Claims claims = new Claims()) {
+      return build(planned, given, o, store, work, output, partial, packageFiles, claims);
+    }
+  }
+
+  private Result build(Plan planned, Lock given, Options o, ContentStore store, Path work, Path output, Path partial,
+      PackageFiles packageFiles, Claims claims) throws IOException {
     Fetcher fetcher = new Fetcher(store, http, environment, events);
     Fetcher.Base base = timed("base", () -> fetcher.base(planned.base(), given));
     // A base given by its path alone is hashed once, on a thread of its own: the step cache's key
@@ -261,19 +305,37 @@ public final class Assembler {
           }
         });
     String baseFormat = DiskFormat.of(base.path());
+    // The disk the packages go onto, which a step cache layer keeps: the same for every role.
+    long layerDisk = StepLayers.layerDisk(planned, QemuImg.virtualSize(base.path()));
     StepLayers layers = o.stepCache() ? timed("step cache", () -> StepLayers.open(settings.cacheDir(), base.path(),
         joined(baseHash), baseFormat, events)) : null;
     // With the base's facts recorded, the lock, the fetch and the key need no appliance: the one
     // launch can then start from a cached layer instead of the base.
     BaseFacts facts = layers == null ? null : layers.facts();
+    if (layers != null && facts == null) {
+      // One build reads a base at a time (several recipes in one run, or builds side by side):
+      // the others wait for its facts, then for the layer it is making, and start from that.
+      claims.facts = timed("step cache", layers::claimFacts);
+      facts = layers.facts();
+      if (facts != null) {
+        claims.endFacts();
+      }
+    }
     Prepared prepared = null;
     StepCache.Layer layer = null;
     if (facts != null) {
       checkOs(facts.os(), planned);
-      prepared = prepare(planned, given, o, facts, fetcher, base, store, work, layers, packageFiles);
+      prepared = prepare(planned, given, o, facts, fetcher, base, store, work, layers, packageFiles, layerDisk);
       if (prepared.key() != null) {
         StepKey key = prepared.key();
         layer = timed("step cache", () -> layers.find(key)).orElse(null);
+        if (layer == null) {
+          claims.key = timed("step cache", () -> layers.claim(key));
+          layer = timed("step cache", () -> layers.find(key)).orElse(null); // made while this build waited
+          if (layer != null) {
+            claims.endKey();
+          }
+        }
       }
     }
     // The .debs' zstd rewrite runs beside the launch, and only when the packages step will run
@@ -294,9 +356,11 @@ public final class Assembler {
     Path disk = work.resolve("disk.qcow2");
     Path from = layer != null ? layer.file() : base.path();
     String fromFormat = layer != null ? "qcow2" : baseFormat;
+    boolean onLayer = layer != null;
     timed("overlay", () -> {
       try (EventSink.Step s = events.step("overlay", from.getFileName().toString())) {
-        QemuImg.overlay(from, fromFormat, disk, planned.diskBytes());
+        // a layer's disk may be larger than this build's (another role's): the overlay is this build's size
+        QemuImg.overlay(from, fromFormat, disk, planned.diskBytes(), onLayer);
         s.ok((QemuImg.virtualSize(disk) >> 30) + " GiB virtual");
       }
       return null;
@@ -311,14 +375,19 @@ public final class Assembler {
         p -> Posix.mkfifo(p, 0600)).withCpus(settings.guestCpus());
     // With the base's facts its inspection is known (11-13 s under TCG): the layer has its layout.
     GuestfsSession.Options known = facts == null ? launch : launch.withKnownOs(facts.os());
-    GuestfsSession.Options opening = layer != null ? known.grown() : known;
+    // Without a layer the root grows to the layer's disk for the packages, then the rest of the
+    // way after them (growRoot), as a build starting from the layer grows it at its launch: the
+    // same operations on the same disk, whichever role made the layer and with the cache on or off.
+    boolean grownShort = layer == null && layerDisk < planned.diskBytes();
+    GuestfsSession.Options opening = grownShort ? known.growingTo(layerDisk) : known;
     try {
       try (GuestfsSession image = timed("launch", () -> GuestfsSession.open(opening, events))) {
         if (facts == null) {
           checkOs(image.os(), planned);
           boolean partitions = layers != null || planned.output().reproducible();
           long epoch = baseEpoch(image);
-          List<ImageSession.Partition> parts = partitions ? partitions(image, diskPartitions) : List.of();
+          // a copy: the list is read again once the root has grown the rest of the way
+          List<ImageSession.Partition> parts = partitions ? List.copyOf(partitions(image, diskPartitions)) : List.of();
           String root = image.os().mountpoints().get("/");
           // qemu-img hashes the partitions outside the root on the host while the appliance reads the files
           var outside = beside("outside-root", () -> outsideRoot(base.path(), baseFormat, parts, root, work));
@@ -326,13 +395,28 @@ public final class Assembler {
           if (layers != null) {
             layers.putFacts(facts);
           }
-          prepared = prepare(planned, given, o, facts, fetcher, base, store, work, layers, packageFiles);
+          prepared = prepare(planned, given, o, facts, fetcher, base, store, work, layers, packageFiles, layerDisk);
+          if (prepared.key() != null && layers != null) {
+            StepKey key = prepared.key();
+            claims.key = timed("step cache", () -> layers.tryClaim(key)).orElse(null);
+          }
+          claims.endFacts(); // the facts are kept, and its layer claimed: the next build may come
           packageFiles.start(prepared.lock()); // the files the fetch just added (started once each)
         }
         Prepared p = prepared;
         image.environment(Map.of("SOURCE_DATE_EPOCH", Long.toString(p.epoch().getEpochSecond()), "TZ", "UTC",
             "LC_ALL", "C"));
         List<Step> cached = p.key() == null ? List.of() : StepLayers.cacheable(p.steps());
+        List<Step> onLayerDisk = StepLayers.cacheable(p.steps());
+        boolean shortRoot = grownShort;
+        if (shortRoot && onLayerDisk.isEmpty()) {
+          timed("grow", () -> {
+            image.growRoot();
+            return null;
+          });
+          diskPartitions.clear(); // the root's partition grew
+          shortRoot = false;
+        }
         for (Step step : p.steps()) {
           if (step instanceof TreeStep t) {
             // The checklist reads the finished file systems in this appliance, before the tree is
@@ -364,6 +448,15 @@ public final class Assembler {
                   cached);
               return null;
             });
+            claims.endKey(); // kept (or said why not): a build waiting for it looks again
+          }
+          if (shortRoot && step == onLayerDisk.get(onLayerDisk.size() - 1)) {
+            timed("grow", () -> {
+              image.growRoot();
+              return null;
+            });
+            diskPartitions.clear(); // the root's partition grew
+            shortRoot = false;
           }
           if (!cached.isEmpty() && step == cached.get(cached.size() - 1)) {
             earlier = startingPoint(image, layers, layer, p.steps(), diskPartitions);
@@ -566,7 +659,24 @@ public final class Assembler {
         s.ok("not read");
         throw new NotOnHost("the root " + rootDevice + " is not an ext4 partition the host's reader finds");
       }
-      superblock = Ext4Rebuild.superblock(raw, root.start());
+      // the layer's root ends at the layer's disk: grown the rest of the way, as at a launch
+      Optional<HostGrow.Grown> grown;
+      try {
+        grown = HostGrow.grow(raw, root, p.plan().diskBytes(), work);
+      } catch (IOException e) {
+        s.ok("not read");
+        throw new NotOnHost("growing the layer's root on the host: " + e.getMessage());
+      }
+      if (grown.isEmpty()) {
+        s.ok("not read");
+        throw new NotOnHost("the layer's partition table is not a GPT the host grows");
+      }
+      superblock = grown.get().superblock();
+      if (grown.get().root().size() != root.size()) {
+        root = grown.get().root();
+        partitions = HostPartitions.read(raw).orElseThrow(() -> new IOException("the grown partition table of "
+            + raw + " does not read back"));
+      }
       try {
         trees[0] = Ext4Reader.tree(raw, root.start(), root.size(), work.resolve("root-tree.spool"),
             p.epoch().getEpochSecond());
@@ -659,7 +769,7 @@ public final class Assembler {
    * the fetch (the only network use), the steps with their options and the step cache's key.
    */
   private Prepared prepare(Plan planned, Lock given, Options o, BaseFacts facts, Fetcher fetcher, Fetcher.Base base,
-      ContentStore store, Path work, StepLayers layers, PackageFiles packageFiles) throws IOException {
+      ContentStore store, Path work, StepLayers layers, PackageFiles packageFiles, long layerDisk) throws IOException {
     Locker.ImagePackages packages = facts.packages(planned);
     List<BuildRecord.BasePackage> basePackages = packages.installed().stream()
         .map(c -> new BuildRecord.BasePackage(c.name(), c.version(), c.arch())).toList();
@@ -677,7 +787,7 @@ public final class Assembler {
     List<ImageRecord> images = timed("fetch", () -> fetcher.images(effective, locked));
     List<Step> steps = steps(effective, locked, images, Fetcher.keyrings(effective, keyFiles), store, epoch, work,
         facts.newestChange(), packageFiles);
-    StepKey key = layers == null ? null : layers.key(steps, effective.diskBytes(), epoch);
+    StepKey key = layers == null ? null : layers.key(steps, layerDisk, epoch);
     return new Prepared(locked, effective, images, steps, epoch, basePackages, key);
   }
 

@@ -22,9 +22,18 @@ final class QemuImg {
 
   /** A qcow2 overlay backed by {@code base}, of at least {@code size} virtual bytes (the base's size if larger). */
   static void overlay(Path base, String baseFormat, Path overlay, long size) throws IOException {
-    long baseSize = virtualSize(base);
+    overlay(base, baseFormat, overlay, size, false);
+  }
+
+  /**
+   * The same; {@code exact}: of {@code size} even where the backing file is larger (a step cache
+   * layer another role made on a larger disk: past its root's end it holds at most a backup
+   * partition table, which the grow writes again), else at least the backing file's size.
+   */
+  static void overlay(Path base, String baseFormat, Path overlay, long size, boolean exact) throws IOException {
+    long bytes = exact ? size : Math.max(size, virtualSize(base));
     run(List.of("qemu-img", "create", "-q", "-f", "qcow2", "-F", baseFormat, "-b", base.toAbsolutePath().toString(),
-        overlay.toString(), Long.toString(Math.max(size, baseSize))), 60);
+        overlay.toString(), Long.toString(bytes)), 60);
   }
 
   static long virtualSize(Path image) throws IOException {

@@ -3,6 +3,7 @@ package io.hypervisor.assembler.assemble;
 import io.hypervisor.assembler.events.EventSink;
 import io.hypervisor.assembler.guestfs.ImageSession;
 import io.hypervisor.assembler.model.Digest;
+import io.hypervisor.assembler.plan.Plan;
 import io.hypervisor.assembler.stepcache.StepCache;
 import io.hypervisor.assembler.stepcache.StepKey;
 import io.hypervisor.assembler.steps.Step;
@@ -71,7 +72,25 @@ final class StepLayers {
     return prefix.stream().anyMatch(s -> s.name().equals("packages")) ? prefix : List.of();
   }
 
-  /** The key of those steps on this base, disk size and epoch (null when no step can be cached). */
+  /** Room a layer's disk leaves above the base's own size for what the cached steps install. */
+  static final long ROOM = 4L << 30;
+
+  /**
+   * The disk size the cached steps run on, which their layer keeps: the base's virtual size in
+   * whole GiB plus {@link #ROOM}, or the plan's disk where that is smaller (or where no step
+   * installs packages). Not the plan's own size: the control plane's 20 GiB and the worker's
+   * 40 GiB of one patch then start from one layer, and each grows its root the rest of the way
+   * after it.
+   */
+  static long layerDisk(Plan plan, long baseVirtual) {
+    if (!plan.steps().contains("packages")) {
+      return plan.diskBytes();
+    }
+    long gib = 1L << 30;
+    return Math.min(plan.diskBytes(), (baseVirtual + gib - 1) / gib * gib + ROOM);
+  }
+
+  /** The key of those steps on this base, the layer's disk size and epoch (null when no step can be cached). */
   StepKey key(List<Step> steps, long diskBytes, Instant epoch) {
     List<Step> cached = cacheable(steps);
     if (cached.isEmpty()) {
@@ -96,6 +115,23 @@ final class StepLayers {
 
   void putFacts(BaseFacts facts) throws IOException {
     cache.putFacts(base.digest(), facts.json());
+  }
+
+  /** Claims making the layer of {@code key}, waiting while another build makes it (then look again). */
+  StepCache.Claim claim(StepKey key) throws IOException {
+    return cache.claim(key.digest().encoded(), () -> events.info("waiting for another build making the same step "
+        + "cache layer (" + key.digest().encoded().substring(0, 12) + ")"));
+  }
+
+  /** The same without waiting: empty when another build is making it. */
+  Optional<StepCache.Claim> tryClaim(StepKey key) throws IOException {
+    return cache.tryClaim(key.digest().encoded());
+  }
+
+  /** Claims reading this base's facts, waiting while another build reads them (then look again). */
+  StepCache.Claim claimFacts() throws IOException {
+    return cache.claim("base-" + base.digest().encoded(), () -> events.info("waiting for another build reading the "
+        + "same base"));
   }
 
   /** The checked layer of this key, if the cache has one. */

@@ -36,12 +36,14 @@ public final class GuestfsSession implements ImageSession {
 
   /**
    * How to open the image. {@code growRoot}: grow the root partition (the physically last one)
-   * and its file system to the end of the disk, whose virtual size the caller already set.
+   * and its file system to the end of the disk, whose virtual size the caller already set, or
+   * with {@code growTo} (bytes, 0: the disk's end) as if the disk ended there: the disk a step
+   * cache layer is taken from, whatever the build's own disk size (see {@link #growRoot()}).
    * {@code known}: what an earlier inspection of the same disk layout found (null: inspect now).
    */
   public record Options(Path disk, String format, boolean readOnly, List<Path> attachments, Accelerator accelerator,
       int memoryMiB, int cpus, Duration launchTimeout, boolean growRoot, Path workDir, FifoMaker fifos,
-      OsInfo known) {
+      OsInfo known, long growTo) {
     public Options {
       attachments = List.copyOf(attachments);
     }
@@ -49,7 +51,7 @@ public final class GuestfsSession implements ImageSession {
     public Options(Path disk, String format, boolean readOnly, List<Path> attachments, Accelerator accelerator,
         int memoryMiB, int cpus, Duration launchTimeout, boolean growRoot, Path workDir, FifoMaker fifos) {
       this(disk, format, readOnly, attachments, accelerator, memoryMiB, cpus, launchTimeout, growRoot, workDir, fifos,
-          null);
+          null, 0);
     }
 
     /**
@@ -59,7 +61,7 @@ public final class GuestfsSession implements ImageSession {
      */
     public Options withKnownOs(OsInfo os) {
       return new Options(disk, format, readOnly, attachments, accelerator, memoryMiB, cpus, launchTimeout, growRoot,
-          workDir, fifos, os);
+          workDir, fifos, os, growTo);
     }
 
     /** Reading a disk's files: read-only, no attachments, defaults for memory and CPUs. */
@@ -70,28 +72,31 @@ public final class GuestfsSession implements ImageSession {
     /** The same with a work directory and FIFO maker, for tar streams out of a read-only disk. */
     public Options withStreams(Path dir, FifoMaker maker) {
       return new Options(disk, format, readOnly, attachments, accelerator, memoryMiB, cpus, launchTimeout, growRoot,
-          dir, maker, known);
+          dir, maker, known, growTo);
     }
 
     /** The same disk opened read-only, as it is (no grow): reading what a closed build disk holds. */
     public Options asReadOnly() {
       return new Options(disk, format, true, attachments, accelerator, memoryMiB, cpus, launchTimeout, false, workDir,
-          fifos, known);
+          fifos, known, 0);
     }
 
-    /**
-     * The same without the grow: a step cache layer was grown to the disk size its key names, and
-     * the grow's probing (partition table, type, size) costs ~1.6 s under TCG only to find that out.
-     */
+    /** The same without the grow: a closed build disk, grown before. */
     public Options grown() {
       return new Options(disk, format, readOnly, attachments, accelerator, memoryMiB, cpus, launchTimeout, false,
-          workDir, fifos, known);
+          workDir, fifos, known, 0);
+    }
+
+    /** The same, the root grown as if the disk ended after {@code bytes} (0: at its end). */
+    public Options growingTo(long bytes) {
+      return new Options(disk, format, readOnly, attachments, accelerator, memoryMiB, cpus, launchTimeout, growRoot,
+          workDir, fifos, known, bytes);
     }
 
     /** The same with {@code n} virtual CPUs. */
     public Options withCpus(int n) {
       return new Options(disk, format, readOnly, attachments, accelerator, memoryMiB, n, launchTimeout, growRoot,
-          workDir, fifos, known);
+          workDir, fifos, known, growTo);
     }
 
     /**
@@ -179,7 +184,8 @@ public final class GuestfsSession implements ImageSession {
         }
       }
       Map<String, String> mps = os.mountpoints();
-      Growth growth = o.growRoot() ? grow(g, mps.get("/"), fsTypes.get(mps.get("/")), events) : new Growth(null, null);
+      Growth growth = o.growRoot() ? grow(g, mps.get("/"), fsTypes.get(mps.get("/")), o.growTo(), events)
+          : new Growth(null, null);
       Gpt table = growth.table();
       List<String> order = new ArrayList<>(mps.keySet());
       // Parents before children, as inspect_mount_root does: the map is unordered.
@@ -282,9 +288,12 @@ public final class GuestfsSession implements ImageSession {
    * logical volume to all the free space (Rocky's LVM image), then its ext4. xfs and btrfs (a
    * Fedora root subvolume: {@code btrfsvol:/dev/sda4/root}) follow once mounted
    * ({@link #growMounted}). Only a root whose partition is physically last can grow (cloud images
-   * put it there for this reason).
+   * put it there for this reason). With {@code limit} (bytes, 0: none) a GPT that {@link Gpt}
+   * handles is written for a disk of that size and the root ends there; parted's tables end the
+   * root there and keep their backup at the disk's end.
    */
-  private static Growth grow(GuestFS g, String root, String fs, EventSink events) throws LibGuestFSException {
+  private static Growth grow(GuestFS g, String root, String fs, long limit, EventSink events)
+      throws LibGuestFSException {
     String partition = root;
     String lv = null;
     if (root != null && root.startsWith("btrfsvol:")) {
@@ -312,9 +321,9 @@ public final class GuestfsSession implements ImageSession {
         events.warn(notLast(partition, dev));
         return new Growth(table.get(), null);
       }
-      Optional<Gpt.Grown> grown = table.get().grown(num, g.blockdev_getsize64(dev) / Gpt.SECTOR);
+      Optional<Gpt.Grown> grown = table.get().grown(num, sectors(g, dev, limit));
       if (grown.isEmpty()) {
-        return new Growth(table.get(), null); // nothing worth growing: a layer from the step cache was grown before
+        return new Growth(table.get(), null); // nothing worth growing: the disk is no larger than the table says
       }
       Gpt.Grown gr = grown.get();
       write(g, dev, 0, gr.head());
@@ -340,7 +349,7 @@ public final class GuestfsSession implements ImageSession {
       return new Growth(null, null);
     }
     boolean gpt = g.part_get_parttype(dev).equals("gpt");
-    long sectors = g.blockdev_getsize64(dev) / 512;
+    long sectors = sectors(g, dev, limit);
     // GPT keeps 33 sectors at the end for its backup table; align the end down to 1 MiB - 1.
     long end = ((sectors - (gpt ? 34 : 1) + 1) / 2048) * 2048 - 1;
     long have = (rootEnd + 1) / 512 - 1;
@@ -355,6 +364,35 @@ public final class GuestfsSession implements ImageSession {
     }
     g.part_resize(dev, num, end);
     return new Growth(null, grew(g, root, fs, partition, lv, rootStart, rootEnd, end * 512 + 511, events));
+  }
+
+  /** The device's 512-byte sectors, or as many as {@code limit} bytes hold when it is smaller (0: none). */
+  private static long sectors(GuestFS g, String dev, long limit) throws LibGuestFSException {
+    long sectors = g.blockdev_getsize64(dev) / Gpt.SECTOR;
+    return limit > 0 ? Math.min(sectors, limit / Gpt.SECTOR) : sectors;
+  }
+
+  /**
+   * The root grown the rest of the way to the disk's end, offline as at a launch: a build whose
+   * launch grew it only as far as {@link Options#growTo} (the disk a step cache layer is taken
+   * from) does here what a build starting from that layer does at its launch, so both leave the
+   * same partition table and file system. Nothing happens when the root already reaches the end.
+   */
+  public void growRoot() throws IOException {
+    try {
+      g.umount_all();
+      String root = os.mountpoints().get("/");
+      Growth growth = grow(g, root, fsTypes.get(root), 0, events);
+      if (growth.table() != null) {
+        table = growth.table();
+      }
+      mountAll(g, os.mountpoints(), mountOrder, options.readOnly(), events);
+      if (growth.fs() != null) {
+        growMounted(g, growth.fs(), events);
+      }
+    } catch (LibGuestFSException e) {
+      throw fail("growing the root file system of", options.disk().toString(), e);
+    }
   }
 
   private static String notLast(String partition, String dev) {

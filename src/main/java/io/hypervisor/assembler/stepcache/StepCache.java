@@ -31,6 +31,9 @@ import java.util.stream.Stream;
  * complete layer or none, whatever was killed when; two builds staging the same key both finish
  * and the second rename loses harmlessly. Removal renames into {@code tmp} first for the same
  * reason. gc runs under the content store's exclusive lock, so no build uses a layer it removes.
+ * {@code steps/claims/} holds the lock files of {@link #claim}: who is making a layer or reading a
+ * base's facts now, so that another build of the same key waits for that layer instead of making
+ * it again.
  */
 public final class StepCache {
   /** Bump when the cached steps change what they write: old layers then stop matching. */
@@ -69,7 +72,7 @@ public final class StepCache {
   /** The step cache inside a content store's directory (created on first use). */
   public static StepCache open(Path cacheDir) throws IOException {
     Path root = cacheDir.resolve("steps");
-    for (String d : List.of("layers", "bases", "tmp")) {
+    for (String d : List.of("layers", "bases", "tmp", "claims")) {
       Files.createDirectories(root.resolve(d));
     }
     return new StepCache(root);
@@ -126,6 +129,96 @@ public final class StepCache {
       return Optional.empty();
     }
     return Optional.of(new Layer(file, entry, now));
+  }
+
+  /** The claims this process holds or waits for, by lock file: a file lock is the process's, not a thread's. */
+  private static final java.util.concurrent.ConcurrentHashMap<Path, java.util.concurrent.Semaphore> HELD =
+      new java.util.concurrent.ConcurrentHashMap<>();
+
+  /** A build's claim on making one thing (see {@link #claim}); close() ends it. */
+  public static final class Claim implements AutoCloseable {
+    private final java.util.concurrent.Semaphore held;
+    private final java.nio.channels.FileChannel channel;
+    private boolean closed;
+
+    private Claim(java.util.concurrent.Semaphore held, java.nio.channels.FileChannel channel) {
+      this.held = held;
+      this.channel = channel;
+    }
+
+    @Override
+    public synchronized void close() throws IOException {
+      if (!closed) {
+        closed = true;
+        try {
+          channel.close(); // releases the file lock
+        } finally {
+          held.release();
+        }
+      }
+    }
+  }
+
+  /**
+   * Claims {@code name} (a key's digest, or {@code base-} and a base's digest) for this build,
+   * waiting while another build holds it, in this process or another ({@code waiting} hears it
+   * once): a build that finds no layer claims its key before making it, so a second build of the
+   * same key waits for that layer instead of installing the same packages beside it, then looks
+   * again. A build that ends, fails or is killed ends its claim (the system drops a dead
+   * process's lock).
+   */
+  public Claim claim(String name, Runnable waiting) throws IOException {
+    return claim(name, waiting, true).orElseThrow();
+  }
+
+  /** The same without waiting: empty when another build holds it. */
+  public Optional<Claim> tryClaim(String name) throws IOException {
+    return claim(name, () -> { }, false);
+  }
+
+  private Optional<Claim> claim(String name, Runnable waiting, boolean wait) throws IOException {
+    if (!name.matches("[a-z0-9-]{1,80}")) {
+      throw new IllegalArgumentException("claim name " + name);
+    }
+    Path file = root.resolve("claims").resolve(name + ".lock").toAbsolutePath().normalize();
+    java.util.concurrent.Semaphore held = HELD.computeIfAbsent(file, f -> new java.util.concurrent.Semaphore(1));
+    boolean told = false;
+    if (!held.tryAcquire()) {
+      if (!wait) {
+        return Optional.empty();
+      }
+      waiting.run();
+      told = true;
+      try {
+        held.acquire();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new java.io.InterruptedIOException("waiting for the step cache's claim " + name);
+      }
+    }
+    java.nio.channels.FileChannel ch = null;
+    try {
+      ch = java.nio.channels.FileChannel.open(file, java.nio.file.StandardOpenOption.CREATE,
+          java.nio.file.StandardOpenOption.WRITE);
+      if (ch.tryLock() == null) {
+        if (!wait) {
+          ch.close();
+          held.release();
+          return Optional.empty();
+        }
+        if (!told) {
+          waiting.run();
+        }
+        ch.lock();
+      }
+      return Optional.of(new Claim(held, ch));
+    } catch (IOException | RuntimeException e) {
+      if (ch != null) {
+        ch.close();
+      }
+      held.release();
+      throw e;
+    }
   }
 
   /** A new layer being written: {@link #file()} is where it goes; nothing is visible before {@link #publish}. */

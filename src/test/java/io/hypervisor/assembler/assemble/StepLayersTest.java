@@ -94,6 +94,53 @@ class StepLayersTest {
     assertNull(layers.key(steps.subList(0, 1), 8L << 30, EPOCH), "nothing installs packages: nothing to cache");
     assertTrue(StepLayers.cacheable(List.of(steps.get(2), steps.get(0), steps.get(1))).isEmpty(),
         "only a leading run of steps can start from a layer");
+    assertTrue(key.text().startsWith("assemble " + CatalogueManifest.VERSION
+        + " step-cache " + StepCache.FORMAT + "\n"), key.text());
+    // the rest of the packages step's inputs: the family, the held names, the install script
+    Step dnf = new PackagesStep(new PackagesStep.Options("dnf", List.of(new PackagesStep.PackageFile("kubelet",
+        "1.34.2-1.1", Digest.ofSha256Hex("ab".repeat(32)), 100)), List.of("kubelet")), null);
+    Step unheld = new PackagesStep(new PackagesStep.Options("apt", List.of(new PackagesStep.PackageFile("kubelet",
+        "1.34.2-1.1", Digest.ofSha256Hex("ab".repeat(32)), 100)), List.of()), null);
+    for (Step other : List.of(dnf, unheld)) {
+      assertNotEquals(key, layers.key(List.of(steps.get(0), other), 8L << 30, EPOCH), other.inputs().toString());
+    }
+    // another base (another digest) never matches
+    Path otherBase = tmp.resolve("other.qcow2");
+    qemu(tmp, "qemu-img", "create", "-q", "-f", "qcow2", otherBase.toString(), "64M");
+    assertNotEquals(key, StepLayers.open(cache, otherBase, null, "qcow2", EventSink.NONE).key(steps, 8L << 30, EPOCH),
+        "the base");
+  }
+
+  /**
+   * Every role of one patch installs onto the same disk, whose layer they share: the reference
+   * control plane (20 GiB) and worker (40 GiB) on a 3 GiB base both on 3 + 4 GiB; a plan's
+   * smaller disk is its own, and without a packages step there is nothing to share.
+   */
+  @Test
+  void theRolesOfOnePatchInstallOntoOneLayerDisk() {
+    io.hypervisor.assembler.plan.Planner planner = new io.hypervisor.assembler.plan.Planner(
+        io.hypervisor.assembler.plan.KubernetesBom.load());
+    java.util.function.Function<String, io.hypervisor.assembler.plan.Plan> plan = name -> planner.plan(
+        new io.hypervisor.assembler.recipe.RecipeReader(Map.of(), List.of()).read(Path.of("recipes", name)).recipe(),
+        List.of());
+    io.hypervisor.assembler.plan.Plan cp = plan.apply("recipe-1.34-cp.yaml");
+    io.hypervisor.assembler.plan.Plan worker = plan.apply("recipe-1.34-worker.yaml");
+    assertEquals(20L << 30, cp.diskBytes());
+    assertEquals(40L << 30, worker.diskBytes());
+    long base = 3L << 30;
+    assertEquals(7L << 30, StepLayers.layerDisk(cp, base));
+    assertEquals(StepLayers.layerDisk(cp, base), StepLayers.layerDisk(worker, base));
+    assertEquals(8L << 30, StepLayers.layerDisk(cp, base + 1), "whole GiB above the base");
+    assertEquals(6L << 30, StepLayers.layerDisk(with(cp, cp.steps(), 6L << 30), base), "a smaller plan's own disk");
+    assertEquals(20L << 30, StepLayers.layerDisk(with(cp, List.of("kernel", "tree", "finish"), cp.diskBytes()), base),
+        "nothing installed: no layer to share");
+  }
+
+  private static io.hypervisor.assembler.plan.Plan with(io.hypervisor.assembler.plan.Plan p, List<String> steps,
+      long bytes) {
+    return new io.hypervisor.assembler.plan.Plan(p.formatVersion(), p.name(), p.recipeFiles(), p.base(),
+        p.kubernetes(), p.containerd(), p.repositories(), p.packages(), p.images(), p.mirrors(), p.files(), p.units(),
+        steps, bytes, p.output(), p.catalogue(), p.imageArchives(), p.warnings());
   }
 
   @Test

@@ -130,4 +130,27 @@ class ReproducibleBuildIT {
     assertTrue(back.out().startsWith("the same tree: "), back.out());
     assertTrue(Files.readString(mtreeA).contains("xattr.security.capability="), "a capability is in the tree");
   }
+
+  /**
+   * One layer for every role's disk: the worker's layer (its packages installed on the 7 GiB
+   * layer disk of a 3 GiB base, although its plan says 8 GiB) serves the same recipe on a 10 GiB
+   * disk, with an appliance and without one, and both give the bytes of a cold build on that
+   * disk, which grew its root the same way: to the layer's disk for the packages, then the rest.
+   */
+  @Test
+  void aLayerServesAnotherDiskSizeWithTheColdBuildsBytes() throws Exception {
+    SuiteImages.Resized r = SuiteImages.resized(SuiteImage.WORKER, "10G");
+    assertEquals(0, r.cold().code(), r.cold().out() + r.cold().err());
+    assertFalse(r.cold().err().contains("from the step cache"), r.cold().err());
+    assertEquals(0, r.appliance().code(), r.appliance().out() + r.appliance().err());
+    assertTrue(r.appliance().err().contains("launch appliance") && r.appliance().err().contains("from the step cache"),
+        r.appliance().err());
+    assertEquals(0, r.host().code(), r.host().out() + r.host().err());
+    assertTrue(r.host().err().contains("no appliance launched"), r.host().err());
+    assertEquals(r.coldSha256(), r.applianceSha256(), "an appliance on the 8 GiB build's layer, grown to 10 GiB");
+    assertEquals(r.coldSha256(), r.hostSha256(), "the layer grown on the host, no appliance");
+    String info = Tools.run(List.of("qemu-img", "info", "--output=json", r.image().toString()), tmp, 60).ok().out();
+    assertTrue(info.replaceAll("\\s", "").contains("\"virtual-size\":" + (10L << 30) + ","), info);
+    assertNotEquals(sha256(SuiteImages.get(SuiteImage.WORKER).image()), r.coldSha256(), "another disk, other bytes");
+  }
 }

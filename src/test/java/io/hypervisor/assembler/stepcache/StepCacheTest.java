@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.hypervisor.assembler.model.Digest;
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.FileTime;
@@ -206,5 +207,61 @@ class StepCacheTest {
   void keyLinesCannotBeForgedWithLineBreaks() {
     org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
         () -> StepKey.of(List.of("file /etc/x 644 sha\nstep packages")));
+  }
+
+  /**
+   * One build at a time makes a key's layer: in this process a second claim waits (and says so)
+   * until the first ends; another process's claim is held by the system's file lock, and a
+   * process killed with SIGKILL while holding it leaves nothing that blocks the next build.
+   */
+  @Test
+  void aClaimIsHeldByOneBuildAtATimeAndAKilledHolderLetsGo() throws Exception {
+    StepCache cache = StepCache.open(tmp);
+    String name = KEY.digest().encoded();
+    java.util.concurrent.CountDownLatch waited = new java.util.concurrent.CountDownLatch(1);
+    java.util.concurrent.atomic.AtomicBoolean second = new java.util.concurrent.atomic.AtomicBoolean();
+    Thread other;
+    try (StepCache.Claim first = cache.claim(name, () -> { throw new AssertionError("nobody holds it"); })) {
+      assertTrue(cache.tryClaim(name).isEmpty(), "held in this process");
+      other = new Thread(() -> {
+        try (StepCache.Claim c = cache.claim(name, waited::countDown)) {
+          second.set(true);
+        } catch (IOException e) {
+          throw new java.io.UncheckedIOException(e);
+        }
+      });
+      other.start();
+      assertTrue(waited.await(10, java.util.concurrent.TimeUnit.SECONDS), "the second claim waits");
+      Thread.sleep(200);
+      assertFalse(second.get(), "not before the first ends");
+    }
+    other.join(10_000);
+    assertTrue(second.get(), "after it");
+
+    // another process holds it: this one waits, until that process is killed
+    Process holder = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-cp",
+        System.getProperty("java.class.path"), ClaimHolder.class.getName(), tmp.toString(), name)
+        .redirectErrorStream(true).start();
+    try {
+      java.io.BufferedReader out = new java.io.BufferedReader(new java.io.InputStreamReader(holder.getInputStream()));
+      assertEquals("held", out.readLine());
+      assertTrue(cache.tryClaim(name).isEmpty(), "held by the other process");
+      java.util.concurrent.CompletableFuture<Boolean> after = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+        try (StepCache.Claim c = cache.claim(name, () -> { })) {
+          return true;
+        } catch (IOException e) {
+          throw new java.io.UncheckedIOException(e);
+        }
+      });
+      Thread.sleep(300);
+      assertFalse(after.isDone(), "waiting for the other process");
+      new ProcessBuilder("kill", "-9", Long.toString(holder.pid())).start().waitFor();
+      assertTrue(after.get(10, java.util.concurrent.TimeUnit.SECONDS), "a killed holder lets go");
+      Optional<StepCache.Claim> again = cache.tryClaim(name);
+      assertTrue(again.isPresent());
+      again.get().close();
+    } finally {
+      holder.destroyForcibly();
+    }
   }
 }

@@ -119,26 +119,63 @@ public final class SuiteImages {
     // The first build's step cache, copied as a build host would keep it: the rebuild starts from
     // the layer its packages step left (everything else still comes from the bundle), so equal
     // bytes prove that a build from a cached layer gives the cold build's image.
-    Path freshCache = Files.createDirectories(dir.resolve("fresh-cache"));
-    Tools.run(List.of("cp", "-a", b.cache().resolve("steps").toString(), freshCache.toString()), dir, 600).ok();
     // First without the record of the verify's binaries a build keeps beside the layer: that
     // rebuild launches an appliance on the layer (and keeps the record); the second, in the same
     // cache, builds without any appliance. Both must give the first build's bytes.
+    freshSteps(b, dir);
+    Path image = out.resolve(b.image().getFileName());
+    Run appliance = rebuildRun(b, dir, out, bundle, lock, "appliance");
+    String applianceSha = appliance.code() == 0 ? sha256(image) : null;
+    Run host = rebuildRun(b, dir, out, bundle, lock, "host");
+    return new Rebuilt(host, image, out.resolve(b.manifest().getFileName()), lock, bundle, dir, appliance, applianceSha);
+  }
+
+  /** The first build's step cache copied into {@code dir}'s fresh cache, without the records kept beside its layers. */
+  private static void freshSteps(Built b, Path dir) throws IOException {
+    Path freshCache = Files.createDirectories(dir.resolve("fresh-cache"));
+    Tools.run(List.of("cp", "-a", b.cache().resolve("steps").toString(), freshCache.toString()), dir, 600).ok();
     try (var layers = Files.list(freshCache.resolve("steps/layers"))) {
       for (Path layer : layers.toList()) {
         Tools.run(List.of("rm", "-rf", layer.resolve("records").toString()), dir, 60).ok();
       }
     }
-    Path image = out.resolve(b.image().getFileName());
-    Run appliance = rebuildRun(b, dir, out, bundle, lock, "appliance");
-    String applianceSha = appliance.code() == 0 ? Tools.run(List.of("sha256sum", image.toString()), dir, 600).ok().out()
-        .split(" ")[0] : null;
-    Run host = rebuildRun(b, dir, out, bundle, lock, "host");
-    return new Rebuilt(host, image, out.resolve(b.manifest().getFileName()), lock, bundle, dir, appliance, applianceSha);
+  }
+
+  private static String sha256(Path f) {
+    return Tools.run(List.of("sha256sum", f.toString()), f.getParent(), 600).ok().out().split(" ")[0];
+  }
+
+  /** Three builds of one recipe on another disk size, and the sha256 of each one's image. */
+  public record Resized(Run cold, String coldSha256, Run appliance, String applianceSha256, Run host,
+      String hostSha256, Path image) {}
+
+  /**
+   * The rebuild's recipe, bundle and first build's layer (see {@link #rebuild}) on a disk of
+   * {@code size} ({@code --set disk.size}), in a directory of its own: cold ({@code
+   * --no-step-cache}), then from the layer with an appliance (no record of the verify's binaries
+   * yet) and without one.
+   */
+  public static Resized resized(SuiteImage image, String size) {
+    Rebuilt r = rebuild(image);
+    Built b = get(image);
+    return slot("resized " + image.label() + " " + size, () -> {
+      Path dir = root().resolve("resized-" + image.label() + "-" + size);
+      Path out = Files.createDirectories(dir.resolve("out"));
+      Path lock = dir.resolve("resized.lock.json");
+      freshSteps(b, dir);
+      Path file = out.resolve(b.image().getFileName());
+      Run cold = rebuildRun(b, dir, out, r.bundle(), lock, "cold", "--set", "disk.size=" + size, "--no-step-cache");
+      String coldSha = cold.code() == 0 ? sha256(file) : null;
+      Run appliance = rebuildRun(b, dir, out, r.bundle(), lock, "appliance", "--set", "disk.size=" + size);
+      String applianceSha = appliance.code() == 0 ? sha256(file) : null;
+      Run host = rebuildRun(b, dir, out, r.bundle(), lock, "host", "--set", "disk.size=" + size);
+      return new Resized(cold, coldSha, appliance, applianceSha, host, host.code() == 0 ? sha256(file) : null, file);
+    });
   }
 
   /** One rebuild in another process: another time zone and umask, another working directory. */
-  private static Run rebuildRun(Built b, Path dir, Path out, Path bundle, Path lock, String name) throws Exception {
+  private static Run rebuildRun(Built b, Path dir, Path out, Path bundle, Path lock, String name, String... extra)
+      throws Exception {
     List<String> cmd = new ArrayList<>(List.of("unshare", "-m", "--propagation", "private", "sh", "-c",
         "mount --bind \"$1\" \"$2\" && shift 2 && umask 077 && exec \"$@\"", "sh", out.toString(),
         b.image().getParent().toString(),
@@ -147,6 +184,7 @@ public final class SuiteImages {
         "--cache", dir.resolve("fresh-cache").toString(), "--work", dir.resolve("elsewhere/work").toString(),
         "--accel", Guests.accelerator().toString(), "--guest-cpus", Guests.CPUS,
         b.recipe().toString(), "--bundle", bundle.toString(), "--write-lock", lock.toString()));
+    cmd.addAll(List.of(extra));
     if (b.suiteImage().signed()) {
       cmd.addAll(ReleaseKeys.get().signOptions());
     }
