@@ -177,7 +177,7 @@ public final class StepCache {
   }
 
   private Optional<Claim> claim(String name, Runnable waiting, boolean wait) throws IOException {
-    if (!name.matches("[a-z0-9-]{1,80}")) {
+    if (!name.matches("[a-z0-9-]{1,200}")) {
       throw new IllegalArgumentException("claim name " + name);
     }
     Path file = root.resolve("claims").resolve(name + ".lock").toAbsolutePath().normalize();

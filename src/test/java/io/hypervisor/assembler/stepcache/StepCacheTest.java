@@ -237,6 +237,8 @@ class StepCacheTest {
     }
     other.join(10_000);
     assertTrue(second.get(), "after it");
+    // a base pinned by sha512 (128 hex digits) names its claim too
+    cache.claim("base-" + "ab".repeat(64), () -> { }).close();
 
     // another process holds it: this one waits, until that process is killed
     Process holder = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-cp",
