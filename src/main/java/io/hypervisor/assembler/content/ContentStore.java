@@ -1,6 +1,7 @@
 package io.hypervisor.assembler.content;
 
 import io.hypervisor.assembler.model.Digest;
+import io.hypervisor.assembler.model.NamedLock;
 import java.io.FilterInputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -20,7 +21,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.Semaphore;
 import java.util.stream.Stream;
 
 /**
@@ -38,7 +38,6 @@ public final class ContentStore {
 
   private final Path root;
   /** Java file locks do not exclude threads of one JVM; this does, per digest. */
-  private final ConcurrentHashMap<Digest, Semaphore> ingesting = new ConcurrentHashMap<>();
   private final Object leaseMonitor = new Object();
   private int leases;
   private FileChannel leaseChannel;
@@ -89,39 +88,17 @@ public final class ContentStore {
    * the digest's lock, so a concurrent writer's finished blob counts). {@code size} -1 = unknown.
    */
   public Ingest ingest(Digest d, long size) throws IOException {
-    Semaphore inProcess = ingesting.computeIfAbsent(d, k -> new Semaphore(1));
+    Path partial = root.resolve("ingest").resolve(d.algorithm() + "-" + d.encoded() + ".partial");
+    NamedLock lock = NamedLock.acquire(partial.resolveSibling(partial.getFileName() + ".lock"), () -> { });
     try {
-      inProcess.acquire();
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new java.io.InterruptedIOException("interrupted waiting for " + d);
-    }
-    FileChannel lockChannel = null;
-    try {
-      Path partial = root.resolve("ingest").resolve(d.algorithm() + "-" + d.encoded() + ".partial");
-      lockChannel = FileChannel.open(partial.resolveSibling(partial.getFileName() + ".lock"),
-          StandardOpenOption.CREATE, StandardOpenOption.WRITE);
-      FileLock lock = lockChannel.lock();
       if (contains(d) && (size < 0 || size(d) == size)) {
-        lock.release();
-        lockChannel.close();
-        inProcess.release();
+        lock.close();
         return null;
       }
-      return new Ingest(this, d, size, partial, lockChannel, lock);
+      return new Ingest(this, d, size, partial, lock);
     } catch (IOException | RuntimeException e) {
-      if (lockChannel != null) {
-        lockChannel.close();
-      }
-      inProcess.release();
+      lock.close();
       throw e;
-    }
-  }
-
-  void released(Digest d) {
-    Semaphore s = ingesting.get(d);
-    if (s != null) {
-      s.release();
     }
   }
 

@@ -1,11 +1,11 @@
 package io.hypervisor.assembler.content;
 
 import io.hypervisor.assembler.model.Digest;
+import io.hypervisor.assembler.model.NamedLock;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
-import java.nio.channels.FileLock;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -25,20 +25,18 @@ public final class Ingest implements AutoCloseable {
   private final Digest expected;
   private final long expectedSize;
   private final Path partial;
-  private final FileChannel lockChannel;
-  private final FileLock lock;
+  private final NamedLock lock;
   private FileChannel channel;
   private MessageDigest md;
   private long written;
   private boolean done;
 
-  Ingest(ContentStore store, Digest expected, long expectedSize, Path partial, FileChannel lockChannel,
-      FileLock lock) throws IOException {
+  Ingest(ContentStore store, Digest expected, long expectedSize, Path partial, NamedLock lock)
+      throws IOException {
     this.store = store;
     this.expected = expected;
     this.expectedSize = expectedSize;
     this.partial = partial;
-    this.lockChannel = lockChannel;
     this.lock = lock;
     open();
   }
@@ -188,9 +186,7 @@ public final class Ingest implements AutoCloseable {
         channel.close();
       }
     } finally {
-      lock.release();
-      lockChannel.close();
-      store.released(expected);
+      lock.close();
       if (done) {
         Files.deleteIfExists(partial.resolveSibling(partial.getFileName() + ".lock"));
       }

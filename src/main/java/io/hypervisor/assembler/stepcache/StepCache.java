@@ -3,6 +3,7 @@ package io.hypervisor.assembler.stepcache;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import io.hypervisor.assembler.model.Digest;
+import io.hypervisor.assembler.model.NamedLock;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.AtomicMoveNotSupportedException;
@@ -131,31 +132,17 @@ public final class StepCache {
     return Optional.of(new Layer(file, entry, now));
   }
 
-  /** The claims this process holds or waits for, by lock file: a file lock is the process's, not a thread's. */
-  private static final java.util.concurrent.ConcurrentHashMap<Path, java.util.concurrent.Semaphore> HELD =
-      new java.util.concurrent.ConcurrentHashMap<>();
-
   /** A build's claim on making one thing (see {@link #claim}); close() ends it. */
   public static final class Claim implements AutoCloseable {
-    private final java.util.concurrent.Semaphore held;
-    private final java.nio.channels.FileChannel channel;
-    private boolean closed;
+    private final NamedLock lock;
 
-    private Claim(java.util.concurrent.Semaphore held, java.nio.channels.FileChannel channel) {
-      this.held = held;
-      this.channel = channel;
+    private Claim(NamedLock lock) {
+      this.lock = lock;
     }
 
     @Override
-    public synchronized void close() throws IOException {
-      if (!closed) {
-        closed = true;
-        try {
-          channel.close(); // releases the file lock
-        } finally {
-          held.release();
-        }
-      }
+    public void close() throws IOException {
+      lock.close();
     }
   }
 
@@ -180,45 +167,8 @@ public final class StepCache {
     if (!name.matches("[a-z0-9-]{1,200}")) {
       throw new IllegalArgumentException("claim name " + name);
     }
-    Path file = root.resolve("claims").resolve(name + ".lock").toAbsolutePath().normalize();
-    java.util.concurrent.Semaphore held = HELD.computeIfAbsent(file, f -> new java.util.concurrent.Semaphore(1));
-    boolean told = false;
-    if (!held.tryAcquire()) {
-      if (!wait) {
-        return Optional.empty();
-      }
-      waiting.run();
-      told = true;
-      try {
-        held.acquire();
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        throw new java.io.InterruptedIOException("waiting for the step cache's claim " + name);
-      }
-    }
-    java.nio.channels.FileChannel ch = null;
-    try {
-      ch = java.nio.channels.FileChannel.open(file, java.nio.file.StandardOpenOption.CREATE,
-          java.nio.file.StandardOpenOption.WRITE);
-      if (ch.tryLock() == null) {
-        if (!wait) {
-          ch.close();
-          held.release();
-          return Optional.empty();
-        }
-        if (!told) {
-          waiting.run();
-        }
-        ch.lock();
-      }
-      return Optional.of(new Claim(held, ch));
-    } catch (IOException | RuntimeException e) {
-      if (ch != null) {
-        ch.close();
-      }
-      held.release();
-      throw e;
-    }
+    Path file = root.resolve("claims").resolve(name + ".lock");
+    return (wait ? Optional.of(NamedLock.acquire(file, waiting)) : NamedLock.tryAcquire(file)).map(Claim::new);
   }
 
   /** A new layer being written: {@link #file()} is where it goes; nothing is visible before {@link #publish}. */
