@@ -306,7 +306,8 @@ public final class Assembler {
         });
     String baseFormat = DiskFormat.of(base.path());
     // The disk the packages go onto, which a step cache layer keeps: the same for every role.
-    long layerDisk = StepLayers.layerDisk(planned, QemuImg.virtualSize(base.path()));
+    long baseVirtual = QemuImg.virtualSize(base.path()); // asked once: ~30 ms each
+    long layerDisk = StepLayers.layerDisk(planned, baseVirtual);
     StepLayers layers = o.stepCache() ? timed("step cache", () -> StepLayers.open(settings.cacheDir(), base.path(),
         joined(baseHash), baseFormat, events)) : null;
     // With the base's facts recorded, the lock, the fetch and the key need no appliance: the one
@@ -360,8 +361,9 @@ public final class Assembler {
     timed("overlay", () -> {
       try (EventSink.Step s = events.step("overlay", from.getFileName().toString())) {
         // a layer's disk may be larger than this build's (another role's): the overlay is this build's size
-        QemuImg.overlay(from, fromFormat, disk, planned.diskBytes(), onLayer);
-        s.ok((QemuImg.virtualSize(disk) >> 30) + " GiB virtual");
+        long bytes = onLayer ? planned.diskBytes() : Math.max(planned.diskBytes(), baseVirtual);
+        QemuImg.overlay(from, fromFormat, disk, bytes, true);
+        s.ok((bytes >> 30) + " GiB virtual");
       }
       return null;
     });
@@ -379,6 +381,7 @@ public final class Assembler {
     // way after them (growRoot), as a build starting from the layer grows it at its launch: the
     // same operations on the same disk, whichever role made the layer and with the cache on or off.
     boolean grownShort = layer == null && layerDisk < planned.diskBytes();
+    boolean hostGrow = false; // the rest of the way, on the host after finish (growsOnHost)
     GuestfsSession.Options opening = grownShort ? known.growingTo(layerDisk) : known;
     try {
       try (GuestfsSession image = timed("launch", () -> GuestfsSession.open(opening, events))) {
@@ -451,11 +454,17 @@ public final class Assembler {
             claims.endKey(); // kept (or said why not): a build waiting for it looks again
           }
           if (shortRoot && step == onLayerDisk.get(onLayerDisk.size() - 1)) {
-            timed("grow", () -> {
-              image.growRoot();
-              return null;
-            });
-            diskPartitions.clear(); // the root's partition grew
+            // An ext4 root that is rebuilt from its tree grows on the host once the disk is
+            // closed, as a build from the layer without an appliance does (HostGrow: the same
+            // table and superblock); unmounting, e2fsck -f and resize2fs here cost 5-6 s of TCG.
+            hostGrow = timed("grow", () -> growsOnHost(image, p, diskPartitions));
+            if (!hostGrow) {
+              timed("grow", () -> {
+                image.growRoot();
+                return null;
+              });
+              diskPartitions.clear(); // the root's partition grew
+            }
             shortRoot = false;
           }
           if (!cached.isEmpty() && step == cached.get(cached.size() - 1)) {
@@ -494,15 +503,23 @@ public final class Assembler {
           Files.deleteIfExists(work.resolve(RAW));
         }
       }
+      if (hostGrow && reproduction.bytes()) {
+        Reproduction ungrown = reproduction;
+        reproduction = timed("grow", () -> grownOnHost(ungrown, disk, p.plan().diskBytes(), work));
+      }
       Reproduction pending = reproduction;
       Map<String, String> before = p.plan().output().reproducible() ? facts.outsideRoot() : Map.of();
       reproduction = timed("reproduction", () -> confirmed(pending, disk, before, work, events));
-      if (!reproduction.bytes() && deferred != null && deferred.unclamped()) {
-        // the output is this disk after all: its times must match the tree read from it
+      boolean clamp = deferred != null && deferred.unclamped();
+      if (!reproduction.bytes() && (clamp || hostGrow)) {
+        // the output is this disk after all: its times must match the tree read from it, and a
+        // root left to grow on the host grows here (the rare case pays the launch it saved)
+        GuestfsSession.Options late = hostGrow ? opening.growingTo(0) : opening.grown();
         timed("tree", () -> {
-          clampLate(disk, opening, deferred, events);
+          late(disk, late, clamp ? deferred : null, events);
           return null;
         });
+        Files.deleteIfExists(work.resolve(RAW));
       }
       try (RootTree tree = reproduction.tree()) {
         if (p.key() != null && layers != null && checks.binaries() != null) {
@@ -884,15 +901,69 @@ public final class Assembler {
    * The tree step's clamp, in an appliance of its own, on a closed disk whose root was to be
    * rebuilt from its tree but will be the output as it is (ACLs, or a partition outside the root
    * changed, found once the disk was closed), and the trim the finish step left to the rebuild:
-   * the rare case pays the launch the common one saves.
+   * the rare case pays the launch the common one saves. {@code opening} grows the root when it was
+   * left to grow on the host; {@code tree} null: nothing to clamp (the tree step clamped in place).
    */
-  static void clampLate(Path disk, GuestfsSession.Options opening, TreeStep tree, EventSink events) throws IOException {
-    try (EventSink.Step s = events.step("tree", "file times after the epoch set back in the image")) {
-      try (GuestfsSession image = GuestfsSession.open(opening.grown(), events)) {
-        tree.clamp(image);
+  static void late(Path disk, GuestfsSession.Options opening, TreeStep tree, EventSink events) throws IOException {
+    try (EventSink.Step s = events.step("tree", tree != null ? "file times after the epoch set back in the image"
+        : "the root grown in the image")) {
+      try (GuestfsSession image = GuestfsSession.open(opening, events)) {
+        if (tree != null) {
+          tree.clamp(image);
+        }
         image.trim(); // the finish step left that to the rebuild too
       }
-      s.ok("set back to " + tree.epoch() + ", trimmed");
+      s.ok(tree != null ? "set back to " + tree.epoch() + ", trimmed" : "grown, trimmed");
+    }
+  }
+
+  /**
+   * Whether the root, grown as far as the layer's disk, grows the rest of the way on the host
+   * after finish ({@link #grownOnHost}) instead of here: an ext4 partition last in a GPT that
+   * {@code Gpt} writes, rebuilt from its tree (as {@link #reproduction} will decide), with room
+   * for the later steps' files (the seeded images four times over, unpacked, plus 1 GiB).
+   */
+  private boolean growsOnHost(GuestfsSession image, Prepared p, List<ImageSession.Partition> known)
+      throws IOException {
+    if (!p.plan().output().reproducible() || treeStep(p.steps()) == null) {
+      return false;
+    }
+    ImageSession.Partition root = rootPartition(image, known);
+    if (!hostReads(root) || !image.gpt().map(t -> t.last(root.number())).orElse(false)) {
+      return false;
+    }
+    try {
+      Ext4Rebuild.mke2fsVersion();
+    } catch (IOException e) {
+      return false;
+    }
+    long need = 4 * p.images().stream().mapToLong(ImageRecord::size).sum() + (1L << 30);
+    long free = image.fileSystemFree("/");
+    if (free < need) {
+      events.info("the root grows now: the later steps may need " + (need >> 20) + " MiB, " + (free >> 20)
+          + " MiB are free");
+      return false;
+    }
+    events.debug("the root grows the rest of the way on the host, after finish");
+    return true;
+  }
+
+  /**
+   * The closed disk's raw copy with its root partition grown to the disk's end on the host
+   * ({@link HostGrow}: the table and superblock the appliance's grow would leave), and the
+   * rebuild's parameters from that superblock; the rebuild then fills the grown partition.
+   */
+  private Reproduction grownOnHost(Reproduction r, Path disk, long diskBytes, Path work) throws IOException {
+    try (EventSink.Step s = events.step("grow", "the root (" + r.root().device() + ") to the disk's end, on the host")) {
+      Path raw = work.resolve(RAW);
+      if (!Files.exists(raw)) { // the tree was read in an appliance
+        QemuImg.toRaw(disk, raw);
+      }
+      HostGrow.Grown grown = HostGrow.grow(raw, r.root(), diskBytes, work).orElseThrow(() -> new IOException(
+          "growing the root of " + disk + " on the host: its partition table no longer reads as the GPT it was"));
+      s.ok("from " + (r.root().size() >> 20) + " MiB to " + (grown.root().size() >> 20) + " MiB");
+      return new Reproduction(r.tree(), Ext4Rebuild.Params.of(grown.superblock()), grown.root(), null,
+          r.partitions());
     }
   }
 

@@ -962,12 +962,38 @@ public final class GuestfsSession implements ImageSession {
 
   /** Bytes of the file system holding {@code path} (its blocks times their size, as df counts them). */
   public long fileSystemBytes(String path) throws IOException {
+    var st = statvfs(path);
+    return st.blocks * st.frsize;
+  }
+
+  /** Bytes free to unprivileged writers on the file system holding {@code path} (as df's Avail). */
+  public long fileSystemFree(String path) throws IOException {
+    var st = statvfs(path);
+    return st.bavail * st.frsize;
+  }
+
+  private com.redhat.et.libguestfs.StatVFS statvfs(String path) throws IOException {
     try {
-      var st = g.statvfs(path);
-      return st.blocks * st.frsize;
+      return g.statvfs(path);
     } catch (LibGuestFSException e) {
       throw fail("measuring the file system of", path, e);
     }
+  }
+
+  /**
+   * The first disk's GPT as this session has it (read now when not yet), or empty: a table
+   * {@link Gpt} does not handle (MBR, hybrid), which only the appliance's tools grow.
+   */
+  public Optional<Gpt> gpt() throws IOException {
+    if (table == null) {
+      try {
+        String[] devices = g.list_devices();
+        table = devices.length == 0 ? null : gpt(g, devices[0]).orElse(null);
+      } catch (LibGuestFSException e) {
+        throw new IOException("reading the image's partition table: " + e.getMessage(), e);
+      }
+    }
+    return Optional.ofNullable(table);
   }
 
   @Override

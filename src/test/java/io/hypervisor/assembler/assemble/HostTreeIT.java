@@ -74,15 +74,25 @@ class HostTreeIT {
     // An ACL makes the output this disk, not a rebuild: the clamp the tree step left to the
     // rebuild runs in the image after all, so its files carry the tree's (clamped) times.
     assertTrue(mtime(disk, "/etc/hostname", start) > EPOCH, "made now, after the epoch");
+    // The build had left its root to grow on the host with the rebuild: the same launch grows it.
+    Tools.run(List.of("qemu-img", "resize", "-q", disk.toString(), "256M")).ok();
     TreeStep step = new TreeStep(new TreeStep.Options(EPOCH, work));
     step.rebuiltFromTree();
     SuiteImages.slot("late clamp", () -> {
-      Assembler.clampLate(disk, opening, step, EventSink.NONE);
+      Assembler.late(disk, opening.growingTo(0), step, EventSink.NONE);
       return null;
     });
     assertEquals(EPOCH, mtime(disk, "/etc/hostname", start));
     assertEquals(EPOCH, mtime(disk, "/etc", start));
     assertFalse(step.unclamped());
+    Path grown = tmp.resolve("grown.raw");
+    Tools.run(List.of("qemu-img", "convert", "-O", "raw", disk.toString(), grown.toString())).ok();
+    ImageSession.Partition root = HostPartitions.read(grown).orElseThrow().get(0);
+    assertEquals(start, root.start());
+    assertTrue(root.size() > (250L << 20), "the partition reaches the resized disk's end: " + root);
+    Map<String, String> sb = io.hypervisor.assembler.tree.Ext4Rebuild.superblock(grown, start);
+    assertTrue(Long.parseLong(sb.get("Block count")) * Long.parseLong(sb.get("Block size")) > (250L << 20),
+        "its file system grew with it: " + sb);
   }
 
   private static final long EPOCH = 1_700_000_000L;
