@@ -27,7 +27,8 @@ import java.util.stream.Stream;
 /**
  * Layers on disk: {@code <cache>/steps/layers/<key>/} holds {@code layer.qcow2} (backed by the
  * base's blob through a relative path, so the cache directory can move) and {@code entry.json};
- * {@code steps/bases/<digest>.json} the facts read from a base; {@code steps/tmp/} what is being
+ * {@code steps/bases/<digest>.json} the facts read from a base (these and a layer's {@code records/}
+ * begin with their own sha256 line, checked at each read); {@code steps/tmp/} what is being
  * written. An entry is staged whole in {@code tmp} and appears by one rename, so a reader sees a
  * complete layer or none, whatever was killed when; two builds staging the same key both finish
  * and the second rename loses harmlessly. Removal renames into {@code tmp} first for the same
@@ -274,12 +275,42 @@ public final class StepCache {
    * launch an appliance can answer the same question. Empty when none is kept.
    */
   public Optional<String> record(Digest key, String id) throws IOException {
-    Path f = dir(key).resolve(RECORDS).resolve(recordName(id));
+    return unsealed(dir(key).resolve(RECORDS).resolve(recordName(id)))
+        .map(b -> new String(b, java.nio.charset.StandardCharsets.UTF_8));
+  }
+
+  /**
+   * A small file's bytes after the sha256 line it was written with ({@link #sealed}); empty when
+   * it is missing, or when its bytes no longer hash to that line (a torn or damaged file, or one an
+   * older version wrote without it), which is then removed: the build reads its base or runs the
+   * check again, as if nothing had been kept, and keeps a good one.
+   */
+  private static Optional<byte[]> unsealed(Path f) throws IOException {
+    byte[] all;
     try {
-      return Optional.of(Files.readString(f, java.nio.charset.StandardCharsets.UTF_8));
+      all = Files.readAllBytes(f);
     } catch (NoSuchFileException e) {
       return Optional.empty();
     }
+    int nl = 0;
+    while (nl < all.length && all[nl] != '\n') {
+      nl++;
+    }
+    byte[] body = nl < all.length ? java.util.Arrays.copyOfRange(all, nl + 1, all.length) : null;
+    String seal = new String(all, 0, nl, java.nio.charset.StandardCharsets.US_ASCII);
+    if (body == null || !seal.equals("sha256:" + Digest.sha256(body).encoded())) {
+      Files.deleteIfExists(f);
+      return Optional.empty();
+    }
+    return Optional.of(body);
+  }
+
+  /** {@code body} after a line holding its sha256, written whole into {@code stage} (then renamed into place). */
+  private static void sealed(Path stage, byte[] body) throws IOException {
+    byte[] seal = ("sha256:" + Digest.sha256(body).encoded() + "\n").getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+    byte[] all = java.util.Arrays.copyOf(seal, seal.length + body.length);
+    System.arraycopy(body, 0, all, seal.length, body.length);
+    Files.write(stage, all);
   }
 
   /** A record's file name: its id, a sha256 in hex (nothing that could name another path). */
@@ -298,7 +329,7 @@ public final class StepCache {
     }
     Path stage = root.resolve("tmp").resolve(UUID.randomUUID() + "-record");
     Files.createDirectories(stage.getParent());
-    Files.writeString(stage, text, java.nio.charset.StandardCharsets.UTF_8);
+    sealed(stage, text.getBytes(java.nio.charset.StandardCharsets.UTF_8));
     try {
       Path dir = Files.createDirectories(dir(key).resolve(RECORDS));
       Files.move(stage, dir.resolve(id), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
@@ -333,17 +364,13 @@ public final class StepCache {
 
   /** The recorded facts of a base, if a build recorded them. */
   public Optional<byte[]> facts(Digest base) throws IOException {
-    try {
-      return Optional.of(Files.readAllBytes(root.resolve("bases").resolve(base.encoded() + ".json")));
-    } catch (NoSuchFileException e) {
-      return Optional.empty();
-    }
+    return unsealed(root.resolve("bases").resolve(base.encoded() + ".json"));
   }
 
-  /** Records a base's facts (written whole, then renamed). */
+  /** Records a base's facts (written whole with their sha256, then renamed). */
   public void putFacts(Digest base, byte[] json) throws IOException {
     Path tmp = root.resolve("tmp").resolve(UUID.randomUUID() + ".json");
-    Files.write(tmp, json);
+    sealed(tmp, json);
     Files.move(tmp, root.resolve("bases").resolve(base.encoded() + ".json"), StandardCopyOption.ATOMIC_MOVE,
         StandardCopyOption.REPLACE_EXISTING);
   }

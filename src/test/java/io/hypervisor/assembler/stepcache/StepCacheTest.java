@@ -84,6 +84,32 @@ class StepCacheTest {
   }
 
   @Test
+  void aDamagedFactsFileOrRecordReadsAsNoneAndIsRemoved() throws Exception {
+    StepCache cache = StepCache.open(tmp);
+    Digest base = Digest.sha256(new byte[] {7});
+    cache.putFacts(base, "{\"os\":\"debian\"}".getBytes());
+    assertEquals("{\"os\":\"debian\"}", new String(cache.facts(base).orElseThrow()));
+    Path facts = tmp.resolve("steps/bases").resolve(base.encoded() + ".json");
+    byte[] b = Files.readAllBytes(facts);
+    b[b.length - 3] = 'X'; // still JSON-shaped, no longer what was written
+    Files.write(facts, b);
+    assertEquals(Optional.empty(), cache.facts(base), "a damaged file is as good as none");
+    assertFalse(Files.exists(facts), "and goes, so the next build records good facts");
+    Files.writeString(facts, "{\"os\":\"debian\"}"); // an older version's file, without its sha256
+    assertEquals(Optional.empty(), cache.facts(base));
+
+    put(cache, KEY, "layer".getBytes(), "x");
+    String id = "ab".repeat(32);
+    cache.putRecord(KEY.digest(), id, "Kubernetes v1.34.2\n");
+    Path record = tmp.resolve("steps/layers").resolve(KEY.digest().encoded()).resolve("records").resolve(id);
+    Files.write(record, Files.readString(record).replace("v1.34.2", "v1.34.9").getBytes());
+    assertEquals(Optional.empty(), cache.record(KEY.digest(), id), "a record that was changed is not trusted");
+    assertFalse(Files.exists(record));
+    Files.write(record, new byte[0]); // torn before its first line ended
+    assertEquals(Optional.empty(), cache.record(KEY.digest(), id));
+  }
+
+  @Test
   void aCorruptLayerIsRemovedAndReported() throws Exception {
     StepCache cache = StepCache.open(tmp);
     StepCache.Layer l = put(cache, KEY, "layer bytes".getBytes(), "x");
