@@ -114,6 +114,15 @@ public final class Assembler {
   /** The base image's digest for this build (set when it starts; one Assembler runs one build at a time). */
   private java.util.concurrent.CompletableFuture<Digest> baseHash;
 
+  /** The run's appliance slots this build gives back while it waits for another build's claim. */
+  private Slots slots = Slots.NONE;
+
+  /** The same assembler, sharing {@code slots} with the run's other builds (see {@link Slots}). */
+  public Assembler sharing(Slots s) {
+    this.slots = s;
+    return this;
+  }
+
   /** With default HTTP behaviour (offline when the settings say so) and the process environment. */
   public Assembler(Settings settings, EventSink events) {
     this(settings, events, HttpSettings.defaults().withOffline(settings.offline()), System.getenv());
@@ -316,7 +325,7 @@ public final class Assembler {
     if (layers != null && facts == null) {
       // One build reads a base at a time (several recipes in one run, or builds side by side):
       // the others wait for its facts, then for the layer it is making, and start from that.
-      claims.facts = timed("step cache", layers::claimFacts);
+      claims.facts = timed("step cache", () -> slots.aside(layers::claimFacts));
       facts = layers.facts();
       if (facts != null) {
         claims.endFacts();
@@ -331,7 +340,7 @@ public final class Assembler {
         StepKey key = prepared.key();
         layer = timed("step cache", () -> layers.find(key)).orElse(null);
         if (layer == null) {
-          claims.key = timed("step cache", () -> layers.claim(key));
+          claims.key = timed("step cache", () -> slots.aside(blocking -> layers.claim(key, blocking)));
           layer = timed("step cache", () -> layers.find(key)).orElse(null); // made while this build waited
           if (layer != null) {
             claims.endKey();

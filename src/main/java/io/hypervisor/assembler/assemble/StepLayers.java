@@ -117,10 +117,16 @@ final class StepLayers {
     cache.putFacts(base.digest(), facts.json());
   }
 
-  /** Claims making the layer of {@code key}, waiting while another build makes it (then look again). */
-  StepCache.Claim claim(StepKey key) throws IOException {
-    return cache.claim(key.digest().encoded(), () -> events.info("waiting for another build making the same step "
-        + "cache layer (" + key.digest().encoded().substring(0, 12) + ")"));
+  /**
+   * Claims making the layer of {@code key}, waiting while another build makes it (then look again);
+   * {@code blocking} runs too when it waits.
+   */
+  StepCache.Claim claim(StepKey key, Runnable blocking) throws IOException {
+    return cache.claim(key.digest().encoded(), () -> {
+      events.info("waiting for another build making the same step cache layer ("
+          + key.digest().encoded().substring(0, 12) + ")");
+      blocking.run();
+    });
   }
 
   /** The same without waiting: empty when another build is making it. */
@@ -129,9 +135,11 @@ final class StepLayers {
   }
 
   /** Claims reading this base's facts, waiting while another build reads them (then look again). */
-  StepCache.Claim claimFacts() throws IOException {
-    return cache.claim("base-" + base.digest().encoded(), () -> events.info("waiting for another build reading the "
-        + "same base"));
+  StepCache.Claim claimFacts(Runnable blocking) throws IOException {
+    return cache.claim("base-" + base.digest().encoded(), () -> {
+      events.info("waiting for another build reading the same base");
+      blocking.run();
+    });
   }
 
   /** The checked layer of this key, if the cache has one. */

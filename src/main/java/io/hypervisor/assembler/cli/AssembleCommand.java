@@ -4,6 +4,7 @@ import io.hypervisor.assembler.assemble.Assembler;
 import io.hypervisor.assembler.assemble.ImagePublish;
 import io.hypervisor.assembler.assemble.Bundler;
 import io.hypervisor.assembler.assemble.Settings;
+import io.hypervisor.assembler.assemble.Slots;
 import io.hypervisor.assembler.events.EventSink;
 import io.hypervisor.assembler.model.Accelerator;
 import io.hypervisor.assembler.model.AssemblerException;
@@ -198,8 +199,14 @@ final class AssembleCommand implements Callable<Integer> {
   record Built(Assembler.Result result, ImagePublish.Result published) {}
 
   private Built buildOne(Plan plan, Settings settings, EventSink ev, Path lock, Path writeTo, Attestations attestations) {
-    Assembler.Result r = new Assembler(settings, ev).build(plan, new Assembler.Options(lock, writeTo, attestations,
-        stepCache));
+    return buildOne(plan, settings, ev, lock, writeTo, attestations, Slots.NONE);
+  }
+
+  /** The same, sharing the run's appliance slots with other builds. */
+  private Built buildOne(Plan plan, Settings settings, EventSink ev, Path lock, Path writeTo, Attestations attestations,
+      Slots slots) {
+    Assembler.Result r = new Assembler(settings, ev).sharing(slots).build(plan, new Assembler.Options(lock, writeTo,
+        attestations, stepCache));
     ImagePublish.Result published = plan.output().publish() == null ? null
         : new ImagePublish(settings, ev).publishPlanned(plan, r.image(), attestations, signKey != null);
     return new Built(r, published);
@@ -235,13 +242,21 @@ final class AssembleCommand implements Callable<Integer> {
     Attestations attestations = new Attestations(keys());
     ev.info("building " + plans.size() + " recipes, " + par.slots() + " at once, " + par.guestCpus()
         + " virtual CPU(s) per appliance");
-    java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(par.slots());
+    // a thread per recipe, a slot per appliance: a build waiting for another's step cache layer
+    // gives its slot to a recipe of another key meanwhile
+    Slots slots = Slots.of(par.slots());
+    java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(plans.size());
     List<java.util.concurrent.Future<Outcome>> running = new ArrayList<>();
     for (Plan plan : plans) {
       running.add(pool.submit(() -> {
+        try {
+          slots.take();
+        } catch (java.io.InterruptedIOException e) {
+          return new Outcome(plan.name(), ExitCodes.INTERRUPTED, null, java.time.Duration.ZERO, "interrupted");
+        }
         long t0 = System.nanoTime();
         try {
-          Built b = buildOne(plan, settings, ev.prefixed(plan.name()), null, null, attestations);
+          Built b = buildOne(plan, settings, ev.prefixed(plan.name()), null, null, attestations, slots);
           return new Outcome(plan.name(), ExitCodes.OK, b, java.time.Duration.ofNanos(System.nanoTime() - t0), null);
         } catch (Exception e) {
           java.io.ByteArrayOutputStream buf = new java.io.ByteArrayOutputStream();
@@ -252,6 +267,8 @@ final class AssembleCommand implements Callable<Integer> {
           }
           return new Outcome(plan.name(), code, null, java.time.Duration.ofNanos(System.nanoTime() - t0),
               text.lines().findFirst().orElse("failed").replaceFirst("^error: ", ""));
+        } finally {
+          slots.give();
         }
       }));
     }
