@@ -649,6 +649,9 @@ public final class Assembler {
     });
   }
 
+  private static final String NO_RECORD = "no record of the verify's binaries on this layer yet (the next build has "
+      + "it)";
+
   /** Why a build from a layer launches an appliance after all (nothing of the attempt stays). */
   private static final class NotOnHost extends Exception {
     NotOnHost(String why) {
@@ -675,6 +678,11 @@ public final class Assembler {
     Map<String, String> superblock;
     String recorded;
     String id;
+    // before the layer is copied and read (~3 s): the layer's maker keeps its record when it ends,
+    // after a build that waited for the layer has started from it
+    if (!layers.hasRecords(p.key())) {
+      throw new NotOnHost(NO_RECORD);
+    }
     long t0 = System.nanoTime();
     try (EventSink.Step s = events.step("tree", "the layer's root file system read on the host")) {
       QemuImg.toRaw(layer.file(), raw);
@@ -721,7 +729,7 @@ public final class Assembler {
       timings.merge("tree", Duration.ofNanos(System.nanoTime() - t0), Duration::plus);
     }
     if (recorded == null) {
-      throw new NotOnHost("no record of the verify's binaries on this layer yet (the next build has it)");
+      throw new NotOnHost(NO_RECORD);
     }
     List<Check> checks;
     try (TreeImage image = new TreeImage(trees[0], facts.os(), p.epoch().getEpochSecond(),
@@ -963,7 +971,8 @@ public final class Assembler {
    * rebuild's parameters from that superblock; the rebuild then fills the grown partition.
    */
   private Reproduction grownOnHost(Reproduction r, Path disk, long diskBytes, Path work) throws IOException {
-    try (EventSink.Step s = events.step("grow", "the root (" + r.root().device() + ") to the disk's end, on the host")) {
+    String what = "the root (" + r.root().device() + ") to the disk's end, on the host";
+    try (EventSink.Step s = events.step("grow", what)) {
       Path raw = work.resolve(RAW);
       if (!Files.exists(raw)) { // the tree was read in an appliance
         QemuImg.toRaw(disk, raw);

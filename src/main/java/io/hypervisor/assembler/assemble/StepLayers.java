@@ -226,6 +226,11 @@ final class StepLayers {
     }
   }
 
+  /** Whether the layer of {@code key} has any such record yet. */
+  boolean hasRecords(StepKey key) throws IOException {
+    return cache.hasRecords(key.digest());
+  }
+
   /** That record, if a build kept it. */
   Optional<String> recordedBinaries(StepKey key, String id) throws IOException {
     return cache.record(key.digest(), id);

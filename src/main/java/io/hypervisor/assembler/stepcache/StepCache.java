@@ -280,6 +280,20 @@ public final class StepCache {
   }
 
   /**
+   * Whether any record is kept beside the layer of {@code key} (a first build from it finds none:
+   * its maker keeps its record last).
+   */
+  public boolean hasRecords(Digest key) throws IOException {
+    Path dir = dir(key).resolve(RECORDS);
+    if (!Files.isDirectory(dir)) {
+      return false;
+    }
+    try (Stream<Path> s = Files.list(dir)) {
+      return s.findAny().isPresent();
+    }
+  }
+
+  /**
    * A small file's bytes after the sha256 line it was written with ({@link #sealed}); empty when
    * it is missing, or when its bytes no longer hash to that line (a torn or damaged file, or one an
    * older version wrote without it), which is then removed: the build reads its base or runs the
@@ -307,7 +321,8 @@ public final class StepCache {
 
   /** {@code body} after a line holding its sha256, written whole into {@code stage} (then renamed into place). */
   private static void sealed(Path stage, byte[] body) throws IOException {
-    byte[] seal = ("sha256:" + Digest.sha256(body).encoded() + "\n").getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+    byte[] seal = ("sha256:" + Digest.sha256(body).encoded() + "\n")
+        .getBytes(java.nio.charset.StandardCharsets.US_ASCII);
     byte[] all = java.util.Arrays.copyOf(seal, seal.length + body.length);
     System.arraycopy(body, 0, all, seal.length, body.length);
     Files.write(stage, all);

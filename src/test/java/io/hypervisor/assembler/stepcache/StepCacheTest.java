@@ -67,7 +67,9 @@ class StepCacheTest {
     assertEquals(Optional.empty(), cache.record(KEY.digest(), id), "a record needs its layer");
     StepCache.Layer l = put(cache, KEY, "layer".getBytes(), "x");
     assertEquals(Optional.empty(), cache.record(KEY.digest(), id));
+    assertFalse(cache.hasRecords(KEY.digest()), "none kept yet");
     cache.putRecord(KEY.digest(), id, "Kubernetes v1.34.2\n");
+    assertTrue(cache.hasRecords(KEY.digest()));
     cache.putRecord(KEY.digest(), id, "Kubernetes v1.34.2\n"); // a second build keeps the same
     assertEquals(Optional.of("Kubernetes v1.34.2\n"), cache.record(KEY.digest(), id));
     assertEquals(Optional.empty(), cache.record(KEY.digest(), "cd".repeat(32)));
