@@ -73,10 +73,8 @@ public final class Slots {
         }
       });
     } finally {
-      if (away[0]) {
-        if (free != null) {
-          free.acquireUninterruptibly(); // the build goes on (or unwinds) holding its slot, as its caller expects
-        }
+      if (away[0] && free != null) {
+        free.acquireUninterruptibly(); // the build goes on (or unwinds) holding its slot, as its caller expects
       }
     }
   }

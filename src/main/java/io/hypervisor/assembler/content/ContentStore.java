@@ -37,7 +37,6 @@ public final class ContentStore {
   public record GcResult(List<Digest> removed, long bytesFreed, int kept) {}
 
   private final Path root;
-  /** Java file locks do not exclude threads of one JVM; this does, per digest. */
   private final Object leaseMonitor = new Object();
   private int leases;
   private FileChannel leaseChannel;
